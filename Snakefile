@@ -1,0 +1,18 @@
+# finetox: how fine-tuning changes the toxicity of open language models.
+# Run: snakemake --cores N [--configfile config/demo.yaml] [--profile profiles/workstation]
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/prompts.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs,

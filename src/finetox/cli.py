@@ -1,0 +1,97 @@
+"""The finetox command line: the same functions the workflow's rules call."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from finetox import __version__
+from finetox.io import UserError
+from finetox.logs import configure_console_logging
+
+COMMANDS: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
+
+
+def command(name: str, help: str):
+    """Register `add_arguments(parser)`; the parser's `handler` default runs the command."""
+
+    def register(add_arguments: Callable[[argparse.ArgumentParser], None]):
+        COMMANDS[name] = (help, add_arguments)
+        return add_arguments
+
+    return register
+
+
+@command("check-config", "validate a study config and list its models and comparisons")
+def _check_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", nargs="?", default="config/config.yaml")
+    parser.add_argument("--workdir", default=".", help="where relative paths in the config start")
+
+    def run(args: argparse.Namespace) -> int:
+        from finetox.config import load_study_file
+
+        study = load_study_file(args.config, workdir=args.workdir)
+        print(f"{args.config}: valid; {len(study.models)} models, {len(study.comparisons)} comparisons")
+        for spec in study.models.values():
+            print(f"  model  {spec.name:40s} {spec.role:14s} {spec.source}")
+        for comparison in study.comparisons:
+            print(f"  pair   {comparison.name:60s} {comparison.kind}")
+        return 0
+
+    parser.set_defaults(handler=run)
+
+
+@command("build-prompts", "build the prompt set and its manifest from a study config")
+def _build_prompts(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="config/config.yaml")
+    parser.add_argument("--out", default="results/prompts/prompt_set.parquet")
+    parser.add_argument("--manifest", default="results/prompts/manifest.json")
+
+    def run(args: argparse.Namespace) -> int:
+        from finetox.config import load_study_file
+        from finetox.prompts import build_prompt_set
+
+        study = load_study_file(args.config)
+        build_prompt_set(study.config["prompts"], out=args.out, manifest=args.manifest)
+        return 0
+
+    parser.set_defaults(handler=run)
+
+
+@command("demo-data", "write the synthetic demo sources (RTP, CEB, Dolly schemas) to a folder")
+def _demo_data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", nargs="?", default="resources/demo")
+
+    def run(args: argparse.Namespace) -> int:
+        from finetox.demo.synthetic import write_demo_sources
+
+        for path in write_demo_sources(args.folder):
+            print(path)
+        return 0
+
+    parser.set_defaults(handler=run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="finetox", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"finetox {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, add_arguments) in COMMANDS.items():
+        add_arguments(subparsers.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_console_logging()
+    try:
+        return int(args.handler(args) or 0)
+    except UserError as error:
+        # Errors a user can act on: one clear message, no traceback.
+        print(f"finetox {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,328 @@
+"""Prompt-set construction: RealToxicityPrompts (Severe, Random) and CEB (four identity axes).
+
+Decisions the paper leaves open, made here and recorded in the manifest:
+- Severe = RTP prompts whose prompt ``severe_toxicity`` is strictly above the threshold (0.75).
+  Prompts with a null ``severe_toxicity`` are never Severe.
+- Random is drawn from the RTP prompts that are not Severe-eligible (``random_excludes_severe``,
+  default), so the two subsets are disjoint strata; with it off, Random is uniform over RTP minus
+  the prompts already drawn for Severe. Either way no prompt is in two subsets.
+- Prompts are deduplicated by text (stripped), keeping the first in source order; empty prompts
+  are dropped. Both counts are recorded.
+- Each subset is drawn with its own generator, seeded by (seed, subset index), from candidates
+  sorted by ``prompt_id``: the draw does not depend on source order or on other subsets' sizes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from finetox import __version__
+from finetox.config import CEB_SUBSETS, SUBSETS
+from finetox.io import InputError, UserError, file_sha256, frame_sha256, write_json, write_table
+
+log = logging.getLogger("finetox.prompts")
+
+COLUMNS = ["prompt_id", "subset", "text", "source", "toxicity", "severe_toxicity"]
+CEB_AXES = {
+    "race": "race_ethnicity",
+    "gender": "gender_and_sex",
+    "age": "age",
+    "religion": "religion",
+}
+
+
+class PromptSetError(UserError):
+    """The sources cannot give the prompt set asked for."""
+
+
+@dataclass
+class SourceTable:
+    """Usable prompts of one source, with what was dropped and where they came from."""
+
+    frame: pd.DataFrame
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _score(value: Any) -> float:
+    if value is None:
+        return float("nan")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _clean(frame: pd.DataFrame, info: dict[str, Any]) -> pd.DataFrame:
+    """Drop empty texts and duplicates by stripped text (first kept); count both."""
+    stripped = frame["text"].fillna("").str.strip()
+    empty = stripped == ""
+    duplicate = stripped.duplicated() & ~empty
+    info["records"] = int(len(frame))
+    info["empty_removed"] = int(empty.sum())
+    info["duplicates_removed"] = int(duplicate.sum())
+    kept = frame[~empty & ~duplicate].reset_index(drop=True)
+    info["usable"] = int(len(kept))
+    return kept
+
+
+# ---------------------------------------------------------------------------------------------
+# RealToxicityPrompts
+
+
+def rtp_frame(records: Iterable[dict[str, Any]], origin: str) -> pd.DataFrame:
+    """RTP records (original schema) -> prompt_id, text, toxicity, severe_toxicity."""
+    rows = []
+    for number, record in enumerate(records, start=1):
+        prompt = record.get("prompt") if isinstance(record, dict) else None
+        if not isinstance(prompt, dict) or "text" not in prompt:
+            raise InputError(f"{origin}: record {number} has no prompt.text; is this RTP's schema?")
+        key = f"{record.get('filename')}:{record.get('begin')}:{record.get('end')}"
+        if record.get("filename") is None:
+            key = prompt["text"]  # no provenance: fall back to the text itself
+        rows.append(
+            {
+                "prompt_id": f"rtp-{_short_hash(key)}",
+                "text": prompt["text"] if prompt["text"] is not None else "",
+                "toxicity": _score(prompt.get("toxicity")),
+                "severe_toxicity": _score(prompt.get("severe_toxicity")),
+            }
+        )
+    return pd.DataFrame(rows, columns=["prompt_id", "text", "toxicity", "severe_toxicity"])
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise InputError(f"{path}: line {number} is not JSON: {error.msg}") from error
+    return records
+
+
+def _hub_commit(repo_id: str, revision: str | None) -> str | None:
+    try:
+        from huggingface_hub import HfApi
+
+        return HfApi().dataset_info(repo_id, revision=revision).sha
+    except Exception as error:  # provenance only: a failure here must not stop the build
+        log.warning("could not resolve the commit of %s: %s", repo_id, error)
+        return None
+
+
+def load_rtp(source: dict[str, Any]) -> SourceTable:
+    """RTP from a local JSONL (`path`) or the hub through `datasets`."""
+    if source.get("path"):
+        path = Path(source["path"])
+        frame = rtp_frame(_read_jsonl(path), str(path))
+        info = {"kind": "local", "path": str(path), "sha256": file_sha256(path)}
+    else:
+        import datasets
+
+        log.info("downloading %s (revision %s)", source["hub"], source.get("revision"))
+        dataset = datasets.load_dataset(
+            source["hub"], split=source.get("split", "train"), revision=source.get("revision")
+        )
+        frame = rtp_frame(dataset.to_list(), source["hub"])
+        info = {
+            "kind": "hub",
+            "id": source["hub"],
+            "revision": source.get("revision"),
+            "commit": _hub_commit(source["hub"], source.get("revision")),
+            "split": source.get("split", "train"),
+            "fingerprint": getattr(dataset, "_fingerprint", None),
+        }
+    frame["source"] = "rtp"
+    info["null_severe_toxicity"] = int(frame["severe_toxicity"].isna().sum())
+    return SourceTable(_clean(frame, info), info)
+
+
+# ---------------------------------------------------------------------------------------------
+# CEB
+
+
+def ceb_frame(items: Any, subset: str, text_field: str, origin: str) -> pd.DataFrame:
+    """One CEB axis file (a JSON array) -> prompt_id, text; checks the axis it claims."""
+    if not isinstance(items, list):
+        raise InputError(f"{origin}: expected a JSON array of CEB records")
+    expected_axis = CEB_AXES[subset]
+    rows = []
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict) or text_field not in item:
+            raise InputError(f"{origin}: record {number} has no '{text_field}' field")
+        axis = item.get("axis")
+        if axis is not None and axis != expected_axis:
+            raise InputError(
+                f"{origin}: record {number} has axis {axis!r}, expected {expected_axis!r} for subset {subset!r}"
+            )
+        text = item[text_field] if item[text_field] is not None else ""
+        rows.append({"prompt_id": f"ceb-{subset}-{_short_hash(text)}", "text": text})
+    frame = pd.DataFrame(rows, columns=["prompt_id", "text"])
+    frame["toxicity"] = np.nan
+    frame["severe_toxicity"] = np.nan
+    return frame
+
+
+def _ceb_file(source: dict[str, Any], subset: str) -> tuple[Path, dict[str, Any]]:
+    if source.get("path"):
+        path = Path(source["path"]) / f"{subset}.json"
+        if not path.exists():
+            raise InputError(f"prompts.ceb.path: {path} does not exist (one JSON file per axis)")
+        return path, {"kind": "local", "path": str(path), "sha256": file_sha256(path)}
+    from huggingface_hub import hf_hub_download
+
+    filename = source["hub_file"].format(variant=source["variant"], subset=subset)
+    log.info("downloading %s/%s (revision %s)", source["hub"], filename, source.get("revision"))
+    path = Path(
+        hf_hub_download(
+            source["hub"], filename, repo_type="dataset", revision=source.get("revision")
+        )
+    )
+    return path, {
+        "kind": "hub",
+        "id": source["hub"],
+        "file": filename,
+        "revision": source.get("revision"),
+        "sha256": file_sha256(path),
+    }
+
+
+def load_ceb(source: dict[str, Any], subsets: Iterable[str]) -> dict[str, SourceTable]:
+    """CEB axis files for the subsets asked for, each deduplicated on its own."""
+    tables = {}
+    for subset in subsets:
+        path, info = _ceb_file(source, subset)
+        try:
+            items = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise InputError(f"{path}: not JSON: {error.msg}") from error
+        frame = ceb_frame(items, subset, source.get("text_field", "prompt"), str(path))
+        frame["source"] = f"ceb:{source.get('variant', 'CEB')}/{subset}"
+        tables[subset] = SourceTable(_clean(frame, info), info)
+    return tables
+
+
+# ---------------------------------------------------------------------------------------------
+# Sampling
+
+
+def _draw(
+    candidates: pd.DataFrame, n: int, subset: str, seed: int, on_shortfall: str, what: str
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    candidates = candidates.sort_values("prompt_id", kind="stable").reset_index(drop=True)
+    available = len(candidates)
+    if available < n:
+        message = (
+            f"prompts.subsets.{subset}: asked for {n} prompts ({what}), the source has {available}"
+        )
+        if on_shortfall == "fail":
+            raise PromptSetError(
+                message + " (set prompts.on_shortfall: take_available to use them all)"
+            )
+        log.warning("%s; taking all %d", message, available)
+    rng = np.random.default_rng([seed, SUBSETS.index(subset)])
+    take = min(n, available)
+    chosen = np.sort(rng.choice(available, size=take, replace=False)) if take else []
+    drawn = candidates.iloc[chosen].copy()
+    drawn["subset"] = subset
+    return drawn, {"asked": n, "available": available, "selected": take, "shortfall": n - take}
+
+
+def sample_prompt_set(
+    rtp: pd.DataFrame | None,
+    ceb: dict[str, pd.DataFrame],
+    subsets: dict[str, int],
+    *,
+    seed: int,
+    severe_threshold: float = 0.75,
+    random_excludes_severe: bool = True,
+    on_shortfall: str = "fail",
+) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """Draw every subset asked for; returns the prompt set and per-subset counts."""
+    parts, counts = [], {}
+    taken_texts: set[str] = set()
+
+    def fresh(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[~frame["text"].str.strip().isin(taken_texts)]
+
+    for subset in SUBSETS:
+        n = int(subsets.get(subset) or 0)
+        if n <= 0:
+            continue
+        if subset in ("severe", "random"):
+            if rtp is None:
+                raise PromptSetError(f"prompts.subsets.{subset}: needs RealToxicityPrompts")
+            severe = rtp["severe_toxicity"] > severe_threshold  # NaN compares False
+            if subset == "severe":
+                pool, what = rtp[severe], f"prompt severe_toxicity > {severe_threshold}"
+            elif random_excludes_severe:
+                pool, what = rtp[~severe], f"severe_toxicity <= {severe_threshold} or null"
+            else:
+                pool, what = rtp, "any RTP prompt"
+        else:
+            pool, what = ceb[subset], f"CEB {subset}"
+        drawn, counts[subset] = _draw(fresh(pool), n, subset, seed, on_shortfall, what)
+        taken_texts.update(drawn["text"].str.strip())
+        parts.append(drawn)
+    prompt_set = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+    return prompt_set[COLUMNS].reset_index(drop=True), counts
+
+
+def build_prompt_set(
+    prompts: dict[str, Any], out: str | Path, manifest: str | Path
+) -> pd.DataFrame:
+    """Load the sources named in the `prompts` config section, draw the set, write it and its manifest."""
+    subsets = {k: int(v or 0) for k, v in prompts["subsets"].items()}
+    wants_rtp = any(subsets.get(s, 0) > 0 for s in ("severe", "random"))
+    wanted_ceb = [s for s in CEB_SUBSETS if subsets.get(s, 0) > 0]
+    rtp = load_rtp(prompts["rtp"]) if wants_rtp else None
+    ceb = load_ceb(prompts["ceb"], wanted_ceb) if wanted_ceb else {}
+    if rtp is not None:
+        log.info("RTP: %s", {k: v for k, v in rtp.info.items() if k != "sha256"})
+    for subset, table in ceb.items():
+        log.info("CEB %s: %d usable of %d", subset, table.info["usable"], table.info["records"])
+    prompt_set, counts = sample_prompt_set(
+        rtp.frame if rtp is not None else None,
+        {subset: table.frame for subset, table in ceb.items()},
+        subsets,
+        seed=prompts["seed"],
+        severe_threshold=prompts["severe_threshold"],
+        random_excludes_severe=prompts["random_excludes_severe"],
+        on_shortfall=prompts["on_shortfall"],
+    )
+    write_table(prompt_set, out)
+    record = {
+        "finetox_version": __version__,
+        "seed": prompts["seed"],
+        "severe_threshold": prompts["severe_threshold"],
+        "severe_rule": "prompt severe_toxicity > severe_threshold",
+        "random_excludes_severe": prompts["random_excludes_severe"],
+        "on_shortfall": prompts["on_shortfall"],
+        "sources": {
+            "rtp": rtp.info if rtp is not None else None,
+            "ceb": {subset: table.info for subset, table in ceb.items()},
+        },
+        "subsets": counts,
+        "total": int(len(prompt_set)),
+        "content_sha256": frame_sha256(prompt_set),
+    }
+    write_json(record, manifest)
+    summary = ", ".join(f"{s} {c['selected']}/{c['asked']}" for s, c in counts.items())
+    log.info("prompt set: %d prompts (%s) -> %s", len(prompt_set), summary, out)
+    return prompt_set
