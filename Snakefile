@@ -10,6 +10,12 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/prompts.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/finetune.smk"
+include: "workflow/rules/generate.smk"
+include: "workflow/rules/score.smk"
+include: "workflow/rules/compare.smk"
+include: "workflow/rules/results.smk"
 
 
 rule all:

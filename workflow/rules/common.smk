@@ -35,7 +35,15 @@ PROMPT_MANIFEST = "results/prompts/manifest.json"
 
 def final_outputs(wildcards):
     """Everything the default target builds."""
-    return [PROMPT_SET, PROMPT_MANIFEST]
+    return [
+        PROMPT_SET,
+        PROMPT_MANIFEST,
+        *generation_targets(),
+        *tuning_targets(),
+        *scoring_targets(),
+        *comparison_targets(),
+        *results_targets(),
+    ]
 
 
 def prompt_settings(wildcards):
@@ -54,3 +62,41 @@ def prompt_source_files(wildcards):
             f"{ceb}/{subset}.json" for subset in CEB_SUBSETS if subsets.get(subset)
         ]
     return files
+
+
+# --- demo models -----------------------------------------------------------------------------
+
+
+# --- generation ------------------------------------------------------------------------------
+
+
+def generation_targets():
+    return []
+
+
+# --- tuning ----------------------------------------------------------------------------------
+
+
+def tuning_targets():
+    return []
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+
+def scoring_targets():
+    return []
+
+
+# --- estimation ------------------------------------------------------------------------------
+
+
+def comparison_targets():
+    return []
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+def results_targets():
+    return []

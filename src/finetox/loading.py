@@ -1,0 +1,134 @@
+"""Loading models and tokenizers the same way for hub ids and local folders.
+
+Hub ids take an optional revision and a token from the environment (HF_TOKEN, or the
+huggingface_hub login); the token is passed on, never logged. A Dolly model is its instruct base
+plus a LoRA adapter, loaded in the precision the adapter was trained in (its training record says).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+log = logging.getLogger("finetox.loading")
+
+TRAINING_RECORD = "finetox_training.json"  # written by the tuning stage beside the adapter
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_dtype(dtype: str = "auto", on: torch.device | None = None) -> torch.dtype:
+    """auto: bfloat16 on a GPU that has it, else float16 on GPU; float32 on CPU."""
+    if dtype != "auto":
+        return DTYPES[dtype]
+    on = on or device()
+    if on.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def hub_kwargs(revision: str | None = None, trust_remote_code: bool = False) -> dict[str, Any]:
+    """Arguments every from_pretrained call gets; the token comes from the environment."""
+    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    if revision:
+        kwargs["revision"] = revision
+    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
+    if token:
+        kwargs["token"] = token
+    return kwargs
+
+
+def describe_source(source: str, revision: str | None = None) -> str:
+    """What a log may say about where a model came from (never the token)."""
+    where = "local folder" if Path(source).exists() else "hub"
+    return f"{source} ({where}{', revision ' + revision if revision else ''})"
+
+
+def read_training_record(adapter: str | os.PathLike) -> dict[str, Any]:
+    path = Path(adapter) / TRAINING_RECORD
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text())
+
+
+def four_bit_config(compute_dtype: torch.dtype):
+    """NF4 with double quantization, as QLoRA and the paper's 4-bit base."""
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute_dtype,
+    )
+
+
+def load_tokenizer(
+    source: str,
+    *,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    padding_side: str = "left",
+):
+    """A tokenizer with a pad token (eos when the model has none, as the paper's loop)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(source, **hub_kwargs(revision, trust_remote_code))
+    tokenizer.padding_side = padding_side
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def wants_4bit(load_in_4bit: bool | str, adapter: str | os.PathLike | None) -> bool:
+    """True, False, or 'as_trained' (the adapter's training record decides)."""
+    if load_in_4bit == "as_trained":
+        return bool(adapter and read_training_record(adapter).get("load_in_4bit", False))
+    return bool(load_in_4bit)
+
+
+def load_causal_lm(
+    source: str,
+    *,
+    revision: str | None = None,
+    dtype: str = "auto",
+    trust_remote_code: bool = False,
+    load_in_4bit: bool | str = False,
+    adapter: str | os.PathLike | None = None,
+    on: torch.device | None = None,
+):
+    """A causal LM ready for inference: on `on` (default: CUDA if present), eval mode,
+    with the LoRA adapter applied (not merged) when one is given."""
+    from transformers import AutoModelForCausalLM
+
+    on = on or device()
+    torch_dtype = resolve_dtype(dtype, on)
+    kwargs = hub_kwargs(revision, trust_remote_code)
+    quantized = wants_4bit(load_in_4bit, adapter)
+    if quantized:
+        kwargs["quantization_config"] = four_bit_config(torch_dtype)
+        kwargs["device_map"] = {"": on.index or 0} if on.type == "cuda" else {"": "cpu"}
+    log.info(
+        "loading %s as %s%s%s",
+        describe_source(source, revision),
+        str(torch_dtype).removeprefix("torch."),
+        ", 4-bit NF4" if quantized else "",
+        f", adapter {adapter}" if adapter else "",
+    )
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, **kwargs)
+    if not quantized:
+        model.to(on)
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter))
+    model.eval()
+    return model

@@ -1,0 +1,1 @@
+# Pairwise comparisons: BEST and rate-based.

@@ -1,0 +1,1 @@
+# Tiny local models for the offline demo and tests (config: demo.build_models).

@@ -1,0 +1,1 @@
+# Dolly LoRA tuning of instruct models.

@@ -1,0 +1,1 @@
+# Generation: greedy continuations per model.

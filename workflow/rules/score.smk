@@ -1,0 +1,1 @@
+# Scoring generations with toxicity classifiers.
