@@ -64,6 +64,51 @@ def prompt_source_files(wildcards):
     return files
 
 
+# --- resources -------------------------------------------------------------------------------
+# Host memory and runtime of the model jobs, sized per model from params_b (billions of
+# parameters) unless the model sets mem_mb / runtime itself; a retry asks for more.
+
+DEFAULT_PARAMS_B = 7.0
+
+
+def _model_size(spec):
+    return spec.params_b if spec.params_b is not None else DEFAULT_PARAMS_B
+
+
+def model_mem_mb(wildcards, attempt):
+    spec = STUDY.model(wildcards.model)
+    if spec.mem_mb:
+        return spec.mem_mb * attempt
+    # 16-bit weights (2 bytes per parameter) loaded on the host first, plus room for Python and data
+    return int((_model_size(spec) * 2 * 1024 + 4096) * attempt)
+
+
+def model_runtime(wildcards, attempt):
+    spec = STUDY.model(wildcards.model)
+    if spec.runtime:
+        return spec.runtime * attempt
+    return int((30 + 10 * _model_size(spec)) * attempt)
+
+
+def tuning_mem_mb(wildcards, attempt):
+    return model_mem_mb(_instruct_wildcards(wildcards), attempt)
+
+
+def tuning_runtime(wildcards, attempt):
+    spec = STUDY.lora_sources()[wildcards.model]
+    if spec.runtime:
+        return spec.runtime * attempt
+    # one epoch of Dolly (15k records) on one GPU: about an hour per few billion parameters
+    return int((60 + 30 * _model_size(spec)) * attempt)
+
+
+def _instruct_wildcards(wildcards):
+    class _Wildcards:
+        model = STUDY.lora_sources()[wildcards.model].name
+
+    return _Wildcards
+
+
 # --- demo models -----------------------------------------------------------------------------
 
 
