@@ -75,12 +75,15 @@ def _model_size(spec):
     return spec.params_b if spec.params_b is not None else DEFAULT_PARAMS_B
 
 
-def model_mem_mb(wildcards, attempt):
-    spec = STUDY.model(wildcards.model)
+def _mem_mb(spec, attempt):
     if spec.mem_mb:
         return spec.mem_mb * attempt
-    # 16-bit weights (2 bytes per parameter) loaded on the host first, plus room for Python and data
+    # 16-bit weights (2 bytes per parameter) pass through host memory, plus room for Python and data
     return int((_model_size(spec) * 2 * 1024 + 4096) * attempt)
+
+
+def model_mem_mb(wildcards, attempt):
+    return _mem_mb(STUDY.model(wildcards.model), attempt)
 
 
 def model_runtime(wildcards, attempt):
@@ -91,7 +94,7 @@ def model_runtime(wildcards, attempt):
 
 
 def tuning_mem_mb(wildcards, attempt):
-    return model_mem_mb(_instruct_wildcards(wildcards), attempt)
+    return _mem_mb(STUDY.lora_sources()[wildcards.model], attempt)
 
 
 def tuning_runtime(wildcards, attempt):
@@ -100,13 +103,6 @@ def tuning_runtime(wildcards, attempt):
         return spec.runtime * attempt
     # one epoch of Dolly (15k records) on one GPU: about an hour per few billion parameters
     return int((60 + 30 * _model_size(spec)) * attempt)
-
-
-def _instruct_wildcards(wildcards):
-    class _Wildcards:
-        model = STUDY.lora_sources()[wildcards.model].name
-
-    return _Wildcards
 
 
 # --- demo models -----------------------------------------------------------------------------
