@@ -5,7 +5,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The paper's study, unless a study is named on the command line (--configfile): Snakemake would
+# otherwise merge the two, and the demo would plan the paper's 28 models as well.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

@@ -100,7 +100,9 @@ def rtp_frame(records: Iterable[dict[str, Any]], origin: str) -> pd.DataFrame:
                 "severe_toxicity": _score(prompt.get("severe_toxicity")),
             }
         )
-    return pd.DataFrame(rows, columns=["prompt_id", "text", "toxicity", "severe_toxicity"])
+    frame = pd.DataFrame(rows, columns=["prompt_id", "text", "toxicity", "severe_toxicity"])
+    frame["source"] = "rtp"
+    return frame
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -148,7 +150,6 @@ def load_rtp(source: dict[str, Any]) -> SourceTable:
             "split": source.get("split", "train"),
             "fingerprint": getattr(dataset, "_fingerprint", None),
         }
-    frame["source"] = "rtp"
     info["null_severe_toxicity"] = int(frame["severe_toxicity"].isna().sum())
     return SourceTable(_clean(frame, info), info)
 
@@ -157,7 +158,9 @@ def load_rtp(source: dict[str, Any]) -> SourceTable:
 # CEB
 
 
-def ceb_frame(items: Any, subset: str, text_field: str, origin: str) -> pd.DataFrame:
+def ceb_frame(
+    items: Any, subset: str, text_field: str, origin: str, variant: str = "CEB-Continuation-T"
+) -> pd.DataFrame:
     """One CEB axis file (a JSON array) -> prompt_id, text; checks the axis it claims."""
     if not isinstance(items, list):
         raise InputError(f"{origin}: expected a JSON array of CEB records")
@@ -176,6 +179,7 @@ def ceb_frame(items: Any, subset: str, text_field: str, origin: str) -> pd.DataF
     frame = pd.DataFrame(rows, columns=["prompt_id", "text"])
     frame["toxicity"] = np.nan
     frame["severe_toxicity"] = np.nan
+    frame["source"] = f"ceb:{variant}/{subset}"
     return frame
 
 
@@ -212,8 +216,9 @@ def load_ceb(source: dict[str, Any], subsets: Iterable[str]) -> dict[str, Source
             items = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:
             raise InputError(f"{path}: not JSON: {error.msg}") from error
-        frame = ceb_frame(items, subset, source.get("text_field", "prompt"), str(path))
-        frame["source"] = f"ceb:{source.get('variant', 'CEB')}/{subset}"
+        frame = ceb_frame(
+            items, subset, source.get("text_field", "prompt"), str(path), source["variant"]
+        )
         tables[subset] = SourceTable(_clean(frame, info), info)
     return tables
 
