@@ -67,7 +67,10 @@ def test_paper_defaults_are_filled():
         8,
         3407,
     )
-    assert config["scoring"]["classifiers"][0]["id"] == "facebook/roberta-hate-speech-dynabench-r4-target"
+    assert (
+        config["scoring"]["classifiers"][0]["id"]
+        == "facebook/roberta-hate-speech-dynabench-r4-target"
+    )
     assert config["estimation"]["priors"]["nu_minus_one_mean"] == 29.0
     assert config["families"]["f"]["dolly"] is True
     assert [c.name for c in study.comparisons] == ["m__vs__m-dolly"]
@@ -165,7 +168,10 @@ BAD_CASES = [
     ),
     (
         "Dolly model without an instruct model",
-        lambda c: (c["families"]["phi3-mini"].pop("instruct"), c["families"]["phi3-mini"].update(dolly=True)),
+        lambda c: (
+            c["families"]["phi3-mini"].pop("instruct"),
+            c["families"]["phi3-mini"].update(dolly=True),
+        ),
         "families.phi3-mini.dolly: the Dolly model is tuned from the instruct model, but family 'phi3-mini' has none",
     ),
     (
@@ -200,8 +206,10 @@ BAD_CASES = [
     ),
     (
         "model path that does not exist",
-        lambda c: c["families"]["gemma-2b"]["base"].update(path="models/gemma", id=None)
-        or c["families"]["gemma-2b"]["base"].pop("id"),
+        lambda c: (
+            c["families"]["gemma-2b"]["base"].update(path="models/gemma", id=None)
+            or c["families"]["gemma-2b"]["base"].pop("id")
+        ),
         "families.gemma-2b.base.path: 'models/gemma' does not exist",
     ),
     (
@@ -270,7 +278,9 @@ def test_demo_paths_are_buildable_only_when_the_demo_builds_them():
     demo = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
     demo["demo"]["build_models"] = False
     problems = problems_of(demo, workdir=REPO / "tests")  # a folder with no results/
-    assert any("families.tiny.base.path: 'results/demo/models/base' does not exist" in p for p in problems)
+    assert any(
+        "families.tiny.base.path: 'results/demo/models/base' does not exist" in p for p in problems
+    )
 
 
 def test_build_study_is_deterministic(paper):

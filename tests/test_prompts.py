@@ -60,7 +60,9 @@ def synthetic_rtp() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def synthetic_ceb() -> dict[str, pd.DataFrame]:
     return {
-        subset: ceb_frame([{"prompt": f"{subset} {i}"} for i in range(12)], subset, "prompt", subset)
+        subset: ceb_frame(
+            [{"prompt": f"{subset} {i}"} for i in range(12)], subset, "prompt", subset
+        )
         for subset in ("race", "gender", "age", "religion")
     }
 
@@ -146,13 +148,18 @@ def test_one_subsets_size_does_not_change_another(synthetic_rtp, synthetic_ceb):
 
 
 def test_shortfall_fails_with_a_named_subset(synthetic_rtp, synthetic_ceb):
-    with pytest.raises(PromptSetError, match=r"prompts.subsets.severe: asked for 50 prompts .* has 30"):
+    with pytest.raises(
+        PromptSetError, match=r"prompts.subsets.severe: asked for 50 prompts .* has 30"
+    ):
         draw(synthetic_rtp, synthetic_ceb, subsets={"severe": 50})
 
 
 def test_shortfall_takes_what_exists_when_asked(synthetic_rtp, synthetic_ceb):
     prompt_set, counts = draw(
-        synthetic_rtp, synthetic_ceb, subsets={"severe": 50, "race": 20}, on_shortfall="take_available"
+        synthetic_rtp,
+        synthetic_ceb,
+        subsets={"severe": 50, "race": 20},
+        on_shortfall="take_available",
     )
     assert counts["severe"] == {"asked": 50, "available": 30, "selected": 30, "shortfall": 20}
     assert counts["race"]["selected"] == 12
@@ -160,7 +167,10 @@ def test_shortfall_takes_what_exists_when_asked(synthetic_rtp, synthetic_ceb):
 
 
 def test_dedupe_by_text_and_empty_prompts(tmp_path):
-    records = [rtp_record("same text", 0.9, filename="a"), rtp_record("same text ", 0.9, filename="b")]
+    records = [
+        rtp_record("same text", 0.9, filename="a"),
+        rtp_record("same text ", 0.9, filename="b"),
+    ]
     records += [rtp_record("", 0.1, filename="c"), rtp_record("other", 0.9, filename="d")]
     path = tmp_path / "rtp.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -192,7 +202,9 @@ def test_bad_sources_name_the_file(tmp_path):
     with pytest.raises(InputError, match=r"rtp.jsonl: line 1 is not JSON"):
         load_rtp({"path": str(bad)})
     (tmp_path / "race.json").write_text(json.dumps([{"prompt": "p", "axis": "age"}]))
-    with pytest.raises(InputError, match=r"race.json: record 1 has axis 'age', expected 'race_ethnicity'"):
+    with pytest.raises(
+        InputError, match=r"race.json: record 1 has axis 'age', expected 'race_ethnicity'"
+    ):
         load_ceb({"path": str(tmp_path), "variant": "v"}, ["race"])
     with pytest.raises(InputError, match=r"gender.json does not exist"):
         load_ceb({"path": str(tmp_path), "variant": "v"}, ["gender"])
@@ -200,7 +212,14 @@ def test_bad_sources_name_the_file(tmp_path):
 
 def test_demo_prompt_set_and_manifest(tmp_path):
     config = prompts_config(tmp_path, DEMO / "rtp.jsonl", DEMO / "ceb" / "CEB-Continuation-T")
-    config["subsets"] = {"severe": 40, "random": 40, "race": 20, "gender": 20, "age": 20, "religion": 20}
+    config["subsets"] = {
+        "severe": 40,
+        "random": 40,
+        "race": 20,
+        "gender": 20,
+        "age": 20,
+        "religion": 20,
+    }
     out, manifest = tmp_path / "prompt_set.parquet", tmp_path / "manifest.json"
     built = build_prompt_set(config, out, manifest)
     written = read_table(out)
@@ -216,7 +235,9 @@ def test_demo_prompt_set_and_manifest(tmp_path):
     assert record["sources"]["rtp"]["sha256"]
     assert set(record["sources"]["ceb"]) == {"race", "gender", "age", "religion"}
     assert record["subsets"]["severe"]["selected"] == 40
-    assert written.loc[written["subset"] == "race", "source"].iloc[0] == "ceb:CEB-Continuation-T/race"
+    assert (
+        written.loc[written["subset"] == "race", "source"].iloc[0] == "ceb:CEB-Continuation-T/race"
+    )
 
 
 def test_real_samples(tmp_path, shared_data):
@@ -226,10 +247,24 @@ def test_real_samples(tmp_path, shared_data):
         + (shared_data / "rtp" / "nontoxic.jsonl").read_text()
     )
     config = prompts_config(tmp_path, rtp_path, shared_data / "ceb" / "CEB-Continuation-T")
-    config["subsets"] = {"severe": 78, "random": 300, "race": 100, "gender": 100, "age": 100, "religion": 100}
+    config["subsets"] = {
+        "severe": 78,
+        "random": 300,
+        "race": 100,
+        "gender": 100,
+        "age": 100,
+        "religion": 100,
+    }
     prompt_set = build_prompt_set(config, tmp_path / "p.parquet", tmp_path / "m.json")
     counts = prompt_set["subset"].value_counts().to_dict()
-    assert counts == {"random": 300, "severe": 78, "race": 100, "gender": 100, "age": 100, "religion": 100}
+    assert counts == {
+        "random": 300,
+        "severe": 78,
+        "race": 100,
+        "gender": 100,
+        "age": 100,
+        "religion": 100,
+    }
     assert (prompt_set.loc[prompt_set["subset"] == "severe", "severe_toxicity"] > 0.75).all()
     assert prompt_set["text"].str.strip().is_unique
     ceb = prompt_set[prompt_set["subset"] == "religion"]
