@@ -590,3 +590,81 @@ def load_study(
 
 def load_study_file(path: str | Path, **kwargs: Any) -> Study:
     return load_study(load_yaml(path), **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference documentation, generated from the schema so the README cannot drift from it
+
+
+def _type_name(schema: dict, root: dict) -> str:
+    schema = _resolve(schema, root)
+    for key in ("oneOf", "anyOf"):
+        if key in schema:
+            return " or ".join(_type_name(part, root) for part in schema[key])
+    if "allOf" in schema and "type" not in schema:
+        return " and ".join(_type_name(part, root) for part in schema["allOf"])
+    if "const" in schema:
+        return repr(schema["const"]).replace("'", "")
+    if "enum" in schema:
+        return " \\| ".join(str(v) for v in schema["enum"])
+    kind = schema.get("type", "")
+    if isinstance(kind, list):
+        return " or ".join(kind)
+    if kind == "array" and isinstance(schema.get("items"), dict):
+        return f"list of {_type_name(schema['items'], root)}"
+    return kind
+
+
+def _reference_rows(
+    schema: dict, root: dict, prefix: str, seen: dict[str, str] | None = None
+) -> Iterator[tuple[str, str, str, str]]:
+    """(key path, type, default, description); a shared definition is expanded once."""
+    seen = {} if seen is None else seen
+    properties = _object_properties(schema, root)
+    for key, sub in properties.items():
+        path = f"{prefix}.{key}" if prefix else key
+        resolved = _resolve(sub, root)
+        ref = sub.get("$ref")
+        if ref and ref in seen and _object_properties(resolved, root):
+            yield path, "object", "", f"same keys as `{seen[ref]}`"
+            continue
+        if ref:
+            seen[ref] = path
+        description = " ".join(
+            str(sub.get("description") or resolved.get("description") or "").split()
+        )
+        default = sub.get("default", resolved.get("default", ""))
+        nested = _object_properties(resolved, root)
+        shown_default = "" if nested and default == {} else json_default(default)
+        yield path, _type_name(sub, root), shown_default, description
+        if nested:
+            yield from _reference_rows(resolved, root, path, seen)
+        extra = resolved.get("additionalProperties")
+        if isinstance(extra, dict) and _object_properties(extra, root):
+            yield from _reference_rows(extra, root, f"{path}.NAME", seen)
+        items = resolved.get("items")
+        if isinstance(items, dict) and _object_properties(items, root):
+            ref = items.get("$ref")
+            if ref and ref in seen:
+                yield f"{path}[]", "object", "", f"same keys as `{seen[ref]}`"
+                continue
+            if ref:
+                seen[ref] = f"{path}[]"
+            yield from _reference_rows(items, root, f"{path}[]", seen)
+
+
+def json_default(value: Any) -> str:
+    if value == "":
+        return ""
+    import json
+
+    return f"`{json.dumps(value)}`"
+
+
+def config_reference(schema: dict | None = None) -> str:
+    """A Markdown table of every config key: type, default, description."""
+    schema = schema or load_schema()
+    lines = ["| key | type | default | description |", "| --- | --- | --- | --- |"]
+    for path, kind, default, description in _reference_rows(schema, schema, ""):
+        lines.append(f"| `{path}` | {kind} | {default} | {description} |")
+    return "\n".join(lines) + "\n"
