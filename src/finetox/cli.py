@@ -73,6 +73,38 @@ def _demo_data(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
+@command("finetune", "tune a model with LoRA on Dolly (the authors' recipe) and save the adapter")
+def _finetune(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="hub id or local folder of the model")
+    parser.add_argument("--revision", default=None, help="branch, tag or commit of a hub model")
+    parser.add_argument(
+        "--data", default=None, help="Dolly JSONL file or hub dataset id (default: lora.data)"
+    )
+    parser.add_argument("--out", required=True, help="adapter folder to create")
+    parser.add_argument("--config", default=None, help="study config to take the lora section of")
+    parser.add_argument("--checkpoints", default=None, help="default: OUT/../.checkpoints/NAME")
+    parser.add_argument("--max-records", type=int, default=None, help="use the first N records")
+    parser.add_argument("--trust-remote-code", action="store_true")
+
+    def run(args: argparse.Namespace) -> int:
+        from finetox.finetune import finetune_file, lora_settings_for
+
+        lora = lora_settings_for(args.config, data=args.data, max_records=args.max_records)
+        model = {
+            "source": args.model,
+            "revision": args.revision,
+            "trust_remote_code": args.trust_remote_code,
+        }
+        record = finetune_file(model=model, lora=lora, out=args.out, checkpoints=args.checkpoints)
+        print(
+            f"{args.out}: {record['global_step']} steps, final loss {record['final_loss']:.4f}, "
+            f"{'4-bit' if record['load_in_4bit'] else 'full-precision'} base"
+        )
+        return 0
+
+    parser.set_defaults(handler=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="finetox", description=__doc__)
     parser.add_argument("--version", action="version", version=f"finetox {__version__}")

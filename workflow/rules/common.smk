@@ -94,11 +94,11 @@ def model_runtime(wildcards, attempt):
 
 
 def tuning_mem_mb(wildcards, attempt):
-    return _mem_mb(STUDY.lora_sources()[wildcards.model], attempt)
+    return _mem_mb(STUDY.lora_sources()[wildcards.dolly], attempt)
 
 
 def tuning_runtime(wildcards, attempt):
-    spec = STUDY.lora_sources()[wildcards.model]
+    spec = STUDY.lora_sources()[wildcards.dolly]
     if spec.runtime:
         return spec.runtime * attempt
     # one epoch of Dolly (15k records) on one GPU: about an hour per few billion parameters
@@ -118,8 +118,41 @@ def generation_targets():
 # --- tuning ----------------------------------------------------------------------------------
 
 
+# One job per Dolly model ({dolly}: the Dolly slug), tuned from its family's instruct model.
+LORA_SOURCES = STUDY.lora_sources()
+ADAPTERS = "results/adapters"
+
+
+wildcard_constraints:
+    dolly=_alternatives(LORA_SOURCES),
+
+
 def tuning_targets():
-    return []
+    return [f"{ADAPTERS}/{slug}" for slug in LORA_SOURCES]
+
+
+def tuning_inputs(wildcards):
+    """Local files only: the instruct model's folder and the Dolly data file, when local."""
+    spec = LORA_SOURCES[wildcards.dolly]
+    inputs = {}
+    if spec.local:
+        inputs["model"] = spec.source
+    if config["lora"]["data"].get("path"):
+        inputs["data"] = config["lora"]["data"]["path"]
+    return inputs
+
+
+def tuning_model_settings(wildcards):
+    return LORA_SOURCES[wildcards.dolly].settings()
+
+
+def lora_settings(wildcards):
+    return config["lora"]
+
+
+def tuning_checkpoints(wildcards):
+    """Outside the adapter folder, so a killed job resumes while its output is still missing."""
+    return f"{ADAPTERS}/.checkpoints/{wildcards.dolly}"
 
 
 # --- scoring ---------------------------------------------------------------------------------
