@@ -22,6 +22,11 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 
 def device() -> torch.device:
+    """CUDA when present, else the CPU. On a machine with several GPUs the process first takes
+    one for itself (finetox.devices), so call this before anything else touches CUDA."""
+    from finetox.devices import claim_gpu
+
+    claim_gpu()
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
