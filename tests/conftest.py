@@ -30,6 +30,20 @@ def repo() -> Path:
 
 
 @pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> Path:
+    """The whole demo run once, locally (`snakemake --cores 2 --configfile config/demo.yaml`), in
+    a temporary copy of the checkout; its root. Shared by every test that needs finished demo
+    outputs: read it, or copy it (shutil.copytree keeps mtimes) before changing anything."""
+    from tests.workflow_runs import copy_checkout, failure, snakemake
+
+    root = copy_checkout(tmp_path_factory.mktemp("demo-run") / "finetox")
+    result = snakemake(root, "--cores", "2", "--configfile", "config/demo.yaml")
+    if result.returncode != 0:
+        pytest.fail(f"the demo run failed in {root}: {failure(result)}", pytrace=False)
+    return root
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.fail(f"the real data samples are missing: {SHARED_DATA} (set FINETOX_SHARED_DATA)")
