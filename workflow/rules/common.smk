@@ -105,6 +105,16 @@ def tuning_runtime(wildcards, attempt):
     return int((60 + 30 * _model_size(spec)) * attempt)
 
 
+def scoring_mem_mb(wildcards, attempt):
+    # one classifier at a time (RoBERTa-sized: under 1.5 GB of weights) and the generations
+    return 6000 * attempt
+
+
+def scoring_runtime(wildcards, attempt):
+    # a few minutes per classifier for the paper's 2,400 generations on one GPU
+    return (15 + 15 * len(config["scoring"]["classifiers"])) * attempt
+
+
 # --- demo models -----------------------------------------------------------------------------
 
 
