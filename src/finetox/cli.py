@@ -105,6 +105,38 @@ def _finetune(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
+@command("results", "write the tables and figures from finished score and comparison files")
+def _results(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="config/config.yaml", help="the study config")
+    parser.add_argument("--scores", default="results/scores", help="folder of {model}.parquet")
+    parser.add_argument(
+        "--comparisons", default="results/comparisons", help="folder of {a}__vs__{b}.csv"
+    )
+    parser.add_argument("--tables", default="results/tables", help="folder for the tables")
+    parser.add_argument("--figures", default="results/figures", help="folder for the figures")
+    parser.add_argument("--no-figures", action="store_true", help="write the tables only")
+
+    def run(args: argparse.Namespace) -> int:
+        from pathlib import Path
+
+        from finetox.config import load_study_file
+        from finetox.results import results_layout, write_tables
+
+        layout = results_layout(load_study_file(args.config))
+        scores = [Path(args.scores) / f"{model}.parquet" for model in layout["models"]]
+        comparisons = [Path(args.comparisons) / f"{pair}.csv" for pair in layout["pairs"]]
+        written = write_tables(layout, scores, comparisons, args.tables)
+        if not args.no_figures:
+            from finetox.figures import plot_figures
+
+            written += plot_figures(layout, scores, comparisons, args.figures)
+        for path in written:
+            print(path)
+        return 0
+
+    parser.set_defaults(handler=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="finetox", description=__doc__)
     parser.add_argument("--version", action="version", version=f"finetox {__version__}")
