@@ -485,3 +485,16 @@ def test_a_model_missing_a_subset_shows_a_missing_cell(tmp_path):
     table = pd.read_csv(tmp_path / "out" / "table1_base_vs_instruct.csv")
     assert np.isnan(table.loc[table["Model"] == "tiny-base", "Age"].item())
     assert "—" in (tmp_path / "out" / "table1_base_vs_instruct.md").read_text()
+
+
+def test_scores_of_another_primary_classifier_are_named(layout, tmp_path):
+    scores, comparisons = fabricate(tmp_path / "in", layout)
+    table = pq.read_table(scores[0])
+    meta = {"primary": "second", "classifiers": [{"name": "second"}, {"name": "demo_lexicon"}]}
+    pq.write_table(
+        table.replace_schema_metadata({b"finetox": json.dumps(meta).encode()}), scores[0]
+    )
+    with pytest.raises(
+        InputError, match=rf"{re.escape(scores[0].name)}: .*'second'.*'demo_lexicon'"
+    ):
+        write_tables(layout, scores, comparisons, tmp_path / "out")

@@ -262,6 +262,12 @@ def model_percents(
     names = [c["name"] for c in layout["classifiers"]]
     percents = {}
     for model, path in score_files.items():
+        primary = score_metadata(path).get("primary")
+        if primary is not None and primary != names[0]:
+            raise InputError(
+                f"{path}: its 'toxic' column is {primary!r}'s, but the config's primary classifier "
+                f"is {names[0]!r}; score the model again"
+            )
         counts = toxic_counts(path, names)
         for column in ["toxic", *(f"toxic_{name}" for name in names)]:
             target = "pct" if column == "toxic" else "pct_" + column.removeprefix("toxic_")
