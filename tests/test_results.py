@@ -393,6 +393,7 @@ def test_latex_is_a_well_formed_booktabs_table(written, name):
     assert text.count("{") - text.count("\\{") == text.count("}") - text.count("\\}")
     assert "\\label{tab:" in text and "\\caption{" in text
     assert not re.search(r"(?<!\\)[%_#]", body)  # special characters escaped
+    assert not re.search(r"[<>]", text.split("\\begin{tabular}")[1])  # '¡' and '¿' in OT1
     assert len(body.strip().splitlines()) == len(read_csv(written, name))
 
 

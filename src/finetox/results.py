@@ -553,7 +553,7 @@ def _verdict_display_columns(hdi: str) -> list[str]:
 
 
 def _is_numeric_column(values: Iterable[Any]) -> bool:
-    texts = [v for v in values if v is not None]
+    texts = [v for v in values if v is not None and pd.notna(v)]
     return bool(texts) and all(re.fullmatch(r"[-+]?\d+(\.\d+)?", str(v)) for v in texts)
 
 
@@ -583,6 +583,7 @@ def markdown_table(frame: pd.DataFrame, missing: str = MISSING["md"]) -> str:
 LATEX_SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "<": r"\textless{}", ">": r"\textgreater{}",  # not '¡' and '¿' in the default font encoding
 }  # fmt: skip
 
 
@@ -591,21 +592,18 @@ def latex_escape(text: str) -> str:
 
 
 def latex_table(frame: pd.DataFrame, caption: str, label: str) -> str:
-    """A booktabs table environment (pandas' Styler does the cell escaping)."""
-    shown = frame.astype(object).where(frame.notna(), MISSING["tex"])
-    shown = shown.map(lambda v: MISSING["tex"] if v is None else v)
+    """A booktabs table environment; every cell and header escaped for LaTeX."""
     align = "".join("r" if _is_numeric_column(frame[c]) else "l" for c in frame.columns)
-    return (
-        shown.style.hide(axis="index")
-        .format(escape="latex")
-        .format_index(escape="latex", axis=1)
-        .to_latex(
-            hrules=True,
-            caption=latex_escape(caption),
-            label=label,
-            position_float="centering",
-            column_format=align,
-        )
+    shown = frame.astype(object).map(
+        lambda v: MISSING["tex"] if v is None or pd.isna(v) else latex_escape(str(v))
+    )
+    shown.columns = [latex_escape(str(c)) for c in frame.columns]
+    return shown.style.hide(axis="index").to_latex(
+        hrules=True,
+        caption=latex_escape(caption),
+        label=label,
+        position_float="centering",
+        column_format=align,
     )
 
 
