@@ -82,6 +82,7 @@ class Job:
     local: bool
     gpu: bool
     outputs: list[str] = field(default_factory=list)
+    resources: str = ""
     slurm_id: int | None = None
 
 
@@ -97,6 +98,7 @@ def jobs_of(output: str) -> dict[int, Job]:
             local=bool(local),
             gpu=bool(resources and re.search(r"\bgpu=[1-9]", resources.group(1))),
             outputs=outputs.group(1).split(", ") if outputs else [],
+            resources=resources.group(1) if resources else "",
         )
     for jobid, slurm_id in SUBMITTED.findall(output):
         jobs[int(jobid)].slurm_id = int(slurm_id)
