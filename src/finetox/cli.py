@@ -137,6 +137,51 @@ def _results(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
+@command("score", "score generations with a toxicity classifier, as evaluate's toxicity does")
+def _score(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--classifier", required=True, metavar="ID_OR_PATH", help="hub id/folder")
+    parser.add_argument("--label", default="hate", help="the toxic label's name in id2label")
+    parser.add_argument("--threshold", type=float, default=0.5, help="toxic when score > this")
+    parser.add_argument("--name", help="column suffix (default: from the classifier's name)")
+    parser.add_argument("--revision", help="branch, tag or commit of a hub classifier")
+    parser.add_argument(
+        "--in",
+        dest="generations",
+        required=True,
+        metavar="GENERATIONS",
+        help="Parquet, JSONL or CSV with prompt_id and generation columns",
+    )
+    parser.add_argument("--out", required=True, metavar="SCORES", help="a .parquet file")
+    parser.add_argument("--batch-size", default="auto", help="texts per batch, or auto")
+    parser.add_argument("--max-batch-tokens", type=int, default=16384)
+    parser.add_argument(
+        "--dtype", default="auto", choices=["auto", "float32", "float16", "bfloat16"]
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        from finetox.scoring import ClassifierSpec, default_name, score_file
+
+        spec = ClassifierSpec(
+            name=args.name or default_name(args.classifier),
+            source=args.classifier,
+            label=args.label,
+            threshold=args.threshold,
+            revision=args.revision,
+        )
+        batch_size = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
+        score_file(
+            args.generations,
+            args.out,
+            [spec],
+            batch_size=batch_size,
+            max_batch_tokens=args.max_batch_tokens,
+            dtype=args.dtype,
+        )
+        return 0
+
+    parser.set_defaults(handler=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="finetox", description=__doc__)
     parser.add_argument("--version", action="version", version=f"finetox {__version__}")

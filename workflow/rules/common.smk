@@ -169,7 +169,18 @@ def tuning_checkpoints(wildcards):
 
 
 def scoring_targets():
-    return []
+    return [f"results/scores/{model}.parquet" for model in MODELS]
+
+
+def scoring_settings(wildcards):
+    return config["scoring"]
+
+
+def classifier_folders(wildcards):
+    """Local classifiers are inputs, so the demo builds its classifier before scoring."""
+    return [
+        entry["path"] for entry in config["scoring"]["classifiers"] if entry.get("path")
+    ]
 
 
 # --- estimation ------------------------------------------------------------------------------
