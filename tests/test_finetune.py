@@ -26,6 +26,7 @@ from finetox.finetune import (
     resolve_recipe,
     resolve_target_modules,
     tokenize_rendered,
+    training_arguments,
 )
 from finetox.io import InputError, UserError
 from tests.finetune_support import build_tokenizer, write_dolly
@@ -267,6 +268,14 @@ def test_defaults_are_the_authors_recipe():
     assert recipe["load_in_4bit"] == "auto"  # the configured value is left as it was
     explicit = resolve_recipe({**recipe, "load_in_4bit": False, "optim": "adamw_torch"}, True)
     assert (explicit["load_in_4bit"], explicit["optim"]) == (False, "adamw_torch")
+
+
+def test_unknown_optimizer_is_a_clear_error(tmp_path):
+    recipe = resolve_recipe(lora(optim="adamw_nonsense"), cuda=False)
+    with pytest.raises(
+        UserError, match="lora: transformers rejects these settings: adamw_nonsense"
+    ):
+        training_arguments(recipe, tmp_path, torch.device("cpu"))
 
 
 # --- target modules -----------------------------------------------------------------------------

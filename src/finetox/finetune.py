@@ -476,28 +476,32 @@ def training_arguments(recipe: dict[str, Any], checkpoints: str | os.PathLike, o
     from finetox.loading import resolve_dtype
 
     half = resolve_dtype("auto", on) if on.type == "cuda" else None
-    return TrainingArguments(
-        output_dir=str(checkpoints),
-        per_device_train_batch_size=recipe["per_device_batch_size"],
-        gradient_accumulation_steps=recipe["gradient_accumulation_steps"],
-        num_train_epochs=recipe["epochs"],
-        learning_rate=recipe["learning_rate"],
-        lr_scheduler_type=recipe["lr_scheduler"],
-        warmup_steps=recipe["warmup_steps"],
-        weight_decay=recipe["weight_decay"],
-        optim=recipe["optim"],
-        seed=recipe["seed"],
-        bf16=half == torch.bfloat16,
-        fp16=half == torch.float16,
-        logging_steps=1,
-        save_strategy="steps",
-        save_steps=recipe["save_steps"],
-        save_total_limit=2,
-        report_to=[],
-        remove_unused_columns=False,
-        use_cpu=on.type == "cpu",
-        dataloader_num_workers=0,
-    )
+    settings = {
+        "output_dir": str(checkpoints),
+        "per_device_train_batch_size": recipe["per_device_batch_size"],
+        "gradient_accumulation_steps": recipe["gradient_accumulation_steps"],
+        "num_train_epochs": recipe["epochs"],
+        "learning_rate": recipe["learning_rate"],
+        "lr_scheduler_type": recipe["lr_scheduler"],
+        "warmup_steps": recipe["warmup_steps"],
+        "weight_decay": recipe["weight_decay"],
+        "optim": recipe["optim"],
+        "seed": recipe["seed"],
+        "bf16": half == torch.bfloat16,
+        "fp16": half == torch.float16,
+        "logging_steps": 1,
+        "save_strategy": "steps",
+        "save_steps": recipe["save_steps"],
+        "save_total_limit": 2,
+        "report_to": [],
+        "remove_unused_columns": False,
+        "use_cpu": on.type == "cpu",
+        "dataloader_num_workers": 0,
+    }
+    try:
+        return TrainingArguments(**settings)
+    except ValueError as error:  # an optimizer name transformers does not know, say
+        raise UserError(f"lora: transformers rejects these settings: {error}") from error
 
 
 def last_complete_checkpoint(folder: str | os.PathLike) -> Path | None:
