@@ -182,6 +182,75 @@ def _score(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
+@command("compare", "compare two models' toxicity scores per subset: BEST and toxic rates")
+def _compare(parser: argparse.ArgumentParser) -> None:
+    def probability(value: str) -> float:
+        number = float(value)
+        if not 0 < number < 1:
+            raise argparse.ArgumentTypeError(f"{value!r}: give a number between 0 and 1")
+        return number
+
+    def positive(value: str) -> int:
+        if not value.isdigit() or int(value) < 1:
+            raise argparse.ArgumentTypeError(f"{value!r}: give a positive whole number")
+        return int(value)
+
+    parser.add_argument(
+        "a", help="scores of model A (Parquet, CSV or JSONL: prompt_id, subset, a score column)"
+    )
+    parser.add_argument("b", help="scores of model B; differences are A - B")
+    parser.add_argument("--out", help="the comparison CSV (default: A__vs__B.csv)")
+    parser.add_argument("--posterior", metavar="FILE", help="also write the draws (NetCDF)")
+    parser.add_argument("--config", help="take the estimation settings from this study config")
+    parser.add_argument("--hdi-prob", type=probability, help="HDI mass (default 0.95)")
+    parser.add_argument(
+        "--score-column", metavar="NAME", help="default: score, else the primary classifier's"
+    )
+    parser.add_argument(
+        "--threshold", type=float, help="toxic when score > T (default: stored flags, else 0.5)"
+    )
+    parser.add_argument(
+        "--allow-unpaired", action="store_true", help="A and B may hold different prompts"
+    )
+    parser.add_argument(
+        "--fail-if-a-more-toxic", action="store_true",
+        help="exit 1 when, in total, the HDI of the BEST or the rate difference lies above 0",
+    )  # fmt: skip
+    parser.add_argument("--draws", type=positive, help="posterior draws per chain")
+    parser.add_argument("--seed", type=int, help="random seed")
+
+    def run(args: argparse.Namespace) -> int:
+        from pathlib import Path
+
+        from finetox.config import load_study_file
+        from finetox.estimation import Settings, a_more_toxic, compare_file, print_table
+
+        section = load_study_file(args.config).config["estimation"] if args.config else None
+        settings = Settings.from_config(
+            section, hdi_prob=args.hdi_prob, draws=args.draws, seed=args.seed
+        )
+        out = args.out or f"{Path(args.a).stem}__vs__{Path(args.b).stem}.csv"
+        table = compare_file(
+            args.a,
+            args.b,
+            out,
+            posterior=args.posterior,
+            estimation=settings,
+            score_column=args.score_column,
+            threshold=args.threshold,
+            allow_unpaired=args.allow_unpaired,
+        )
+        print(f"A = {args.a}\nB = {args.b}")
+        print_table(table, settings.hdi_prob)
+        print(f"wrote {out}" + (f" and {args.posterior}" if args.posterior else ""))
+        if args.fail_if_a_more_toxic and a_more_toxic(table):
+            print("A is credibly more toxic than B in total", file=sys.stderr)
+            return 1
+        return 0
+
+    parser.set_defaults(handler=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="finetox", description=__doc__)
     parser.add_argument("--version", action="version", version=f"finetox {__version__}")

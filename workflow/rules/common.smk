@@ -184,10 +184,43 @@ def classifier_folders(wildcards):
 
 
 # --- estimation ------------------------------------------------------------------------------
+# One compare job per pair: it compiles the BEST model once and fits every subset with it.
 
 
 def comparison_targets():
-    return []
+    return [
+        f"results/comparisons/{pair}.{ext}" for pair in PAIRS for ext in ("csv", "nc")
+    ]
+
+
+def comparison_scores(wildcards):
+    comparison = STUDY.comparison(wildcards.pair)
+    return {
+        "a": f"results/scores/{comparison.a}.parquet",
+        "b": f"results/scores/{comparison.b}.parquet",
+    }
+
+
+def comparison_settings(wildcards):
+    comparison = STUDY.comparison(wildcards.pair)
+    return {
+        "name": comparison.name,
+        "a": comparison.a,
+        "b": comparison.b,
+        "kind": comparison.kind,
+        "family": comparison.family,
+        "prompt_format": comparison.prompt_format,
+    }
+
+
+def compare_mem_mb(wildcards, attempt):
+    # the compiled model and a few MB of draws; numba's compiler needs most of it
+    return 3000 * attempt
+
+
+def compare_runtime(wildcards, attempt):
+    # minutes: compiling takes under a minute, 7 fits of 2 x 2,400 scores a few more
+    return 30 * attempt
 
 
 # --- results ---------------------------------------------------------------------------------
