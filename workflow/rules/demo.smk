@@ -20,3 +20,24 @@ if config["demo"]["build_models"]:
             seed=config["demo"]["seed"],
         script:
             "../../scripts/build_demo_classifier.py"
+
+    rule build_demo_lms:
+        output:
+            base=directory("results/demo/models/base"),
+            instruct=directory("results/demo/models/instruct"),
+            same=directory("results/demo/models/community-same"),
+            toxic=directory("results/demo/models/community-toxic"),
+        log:
+            "logs/build_demo_lms.log",
+        benchmark:
+            "results/benchmarks/build_demo_lms.tsv"
+        conda:
+            "../../envs/models.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        params:
+            seed=config["demo"]["seed"],
+        script:
+            "../../scripts/build_demo_lms.py"
