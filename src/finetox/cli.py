@@ -182,6 +182,60 @@ def _score(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
+@command("generate", "greedy continuations of a prompt table with one model (resumable)")
+def _generate(parser: argparse.ArgumentParser) -> None:
+    def batch_size(value: str) -> int | str:
+        if value == "auto" or (value.isdigit() and int(value) > 0):
+            return value if value == "auto" else int(value)
+        raise argparse.ArgumentTypeError(f"{value!r}: give a positive number or auto")
+
+    parser.add_argument("--model", required=True, metavar="ID_OR_PATH", help="hub id or folder")
+    parser.add_argument("--adapter", metavar="DIR", help="a LoRA adapter folder to apply")
+    parser.add_argument("--revision", help="branch, tag or commit of a hub model")
+    parser.add_argument(
+        "--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+        help="auto: bfloat16 (or float16) on GPU, float32 on CPU",
+    )  # fmt: skip
+    parser.add_argument("--trust-remote-code", action="store_true")
+    parser.add_argument(
+        "--load-in-4bit", default="as_trained", choices=["as_trained", "yes", "no"],
+        help="4-bit base model; as_trained: as the adapter's training record says (default)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--prompts", required=True, help="Parquet, JSONL or CSV with prompt_id, subset, text"
+    )
+    parser.add_argument("--out", required=True, help="Parquet, JSONL or CSV to write")
+    parser.add_argument("--max-new-tokens", type=int, default=50)
+    parser.add_argument("--batch-size", type=batch_size, default="auto", help="N or auto")
+    parser.add_argument("--max-batch-size", type=int, default=128, help="where auto starts")
+    parser.add_argument("--prompt-format", default="raw", choices=["raw", "chat_template"])
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+
+    def run(args: argparse.Namespace) -> int:
+        from finetox.generation import generate_file
+
+        frame = generate_file(
+            args.model,
+            args.prompts,
+            args.out,
+            adapter=args.adapter,
+            revision=args.revision,
+            dtype=args.dtype,
+            trust_remote_code=args.trust_remote_code,
+            load_in_4bit={"yes": True, "no": False}.get(args.load_in_4bit, "as_trained"),
+            max_new_tokens=args.max_new_tokens,
+            batch_size=args.batch_size,
+            max_batch_size=args.max_batch_size,
+            prompt_format=args.prompt_format,
+            threads=args.threads,
+        )
+        stopped = int((frame["stop_reason"] == "eos").sum())
+        print(f"{args.out}: {len(frame)} generations ({stopped} stopped at eos)")
+        return 0
+
+    parser.set_defaults(handler=run)
+
+
 @command("compare", "compare two models' toxicity scores per subset: BEST and toxic rates")
 def _compare(parser: argparse.ArgumentParser) -> None:
     def probability(value: str) -> float:

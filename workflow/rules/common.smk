@@ -122,7 +122,28 @@ def scoring_runtime(wildcards, attempt):
 
 
 def generation_targets():
-    return []
+    return [f"results/generations/{model}.parquet" for model in MODELS]
+
+
+def generation_model_settings(wildcards):
+    """Only this model's settings, so adding a model changes no other job."""
+    return STUDY.model(wildcards.model).settings()
+
+
+def generation_settings(wildcards):
+    return config["generation"]
+
+
+def adapter_for(wildcards):
+    """A Dolly model's LoRA adapter folder (made by the tuning stage); [] for other models."""
+    spec = STUDY.model(wildcards.model)
+    return f"results/adapters/{spec.adapter}" if spec.adapter else []
+
+
+def local_model_for(wildcards):
+    """A local model's folder, so the demo builds its models first; [] for hub models."""
+    spec = STUDY.model(wildcards.model)
+    return spec.source if spec.local else []
 
 
 # --- tuning ----------------------------------------------------------------------------------
