@@ -7,4 +7,5 @@ with to_log(snakemake.log[0]):
         lora=snakemake.params.lora,
         out=snakemake.output[0],
         checkpoints=snakemake.params.checkpoints,
+        threads=snakemake.threads,
     )

@@ -636,6 +636,7 @@ def finetune_file(
     checkpoints: str | os.PathLike | None = None,
     callbacks: Sequence[Any] = (),
     keep_checkpoints: bool = False,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Tune `model` (a model's settings: source, revision, dtype, trust_remote_code) with LoRA on
     Dolly as `lora` says; write the adapter, its training record and loss curve to `out`.
@@ -645,6 +646,8 @@ def finetune_file(
     from finetox.loading import device, load_tokenizer
 
     started = time.time()
+    if threads:
+        torch.set_num_threads(threads)
     out = Path(out)
     checkpoints = Path(checkpoints) if checkpoints else out.parent / ".checkpoints" / out.name
     if out.exists() and any(out.iterdir()):
