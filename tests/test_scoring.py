@@ -121,7 +121,7 @@ def test_maximum_length_respects_roberta_position_offset():
     assert max_input_length(Tokenizer(), Config()) == 256
 
 
-def test_length_sorted_batches_cover_every_text_once_within_the_budget():
+def test_batches_hold_equal_lengths_within_the_budget_and_cover_every_text_once():
     rng = np.random.default_rng(0)
     lengths = rng.integers(1, 60, size=500)
     batches = length_sorted_batches(lengths, max_batch_tokens=256, max_batch_size=20)
@@ -129,8 +129,10 @@ def test_length_sorted_batches_cover_every_text_once_within_the_budget():
     assert sorted(flat.tolist()) == list(range(500))
     for batch in batches:
         assert len(batch) <= 20
+        assert len(set(lengths[batch])) == 1  # equal lengths: no padding
         assert len(batch) * lengths[batch].max() <= 256
     assert lengths[batches[0]].max() == lengths.max()  # longest first
+    assert len(length_sorted_batches([5] * 100, max_batch_tokens=1000)) == 1
 
 
 # --- labels ------------------------------------------------------------------------------------

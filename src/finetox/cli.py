@@ -139,6 +139,11 @@ def _results(parser: argparse.ArgumentParser) -> None:
 
 @command("score", "score generations with a toxicity classifier, as evaluate's toxicity does")
 def _score(parser: argparse.ArgumentParser) -> None:
+    def auto_or_count(value: str) -> int | str:
+        if value == "auto" or (value.isdigit() and int(value) > 0):
+            return value if value == "auto" else int(value)
+        raise argparse.ArgumentTypeError(f"{value!r}: give a positive number or auto")
+
     parser.add_argument("--classifier", required=True, metavar="ID_OR_PATH", help="hub id/folder")
     parser.add_argument("--label", default="hate", help="the toxic label's name in id2label")
     parser.add_argument("--threshold", type=float, default=0.5, help="toxic when score > this")
@@ -152,11 +157,20 @@ def _score(parser: argparse.ArgumentParser) -> None:
         help="Parquet, JSONL or CSV with prompt_id and generation columns",
     )
     parser.add_argument("--out", required=True, metavar="SCORES", help="a .parquet file")
-    parser.add_argument("--batch-size", default="auto", help="texts per batch, or auto")
-    parser.add_argument("--max-batch-tokens", type=int, default=16384)
+    parser.add_argument("--batch-size", type=auto_or_count, default="auto", help="N or auto")
     parser.add_argument(
-        "--dtype", default="auto", choices=["auto", "float32", "float16", "bfloat16"]
+        "--max-batch-tokens",
+        type=auto_or_count,
+        default="auto",
+        help="tokens per batch; auto: 16384 on GPU, 4096 on CPU",
     )
+    parser.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "float32", "float16", "bfloat16"],
+        help="auto: float16 on GPU, float32 on CPU",
+    )
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
 
     def run(args: argparse.Namespace) -> int:
         from finetox.scoring import ClassifierSpec, default_name, score_file
@@ -168,14 +182,14 @@ def _score(parser: argparse.ArgumentParser) -> None:
             threshold=args.threshold,
             revision=args.revision,
         )
-        batch_size = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
         score_file(
             args.generations,
             args.out,
             [spec],
-            batch_size=batch_size,
+            batch_size=args.batch_size,
             max_batch_tokens=args.max_batch_tokens,
             dtype=args.dtype,
+            threads=args.threads,
         )
         return 0
 

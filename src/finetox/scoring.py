@@ -4,9 +4,9 @@ A text's score is what the Hugging Face `evaluate` "toxicity" measurement return
 `text-classification` pipeline called on that text alone, truncated to the model's maximum length,
 taking the probability of the toxic label (softmax over the labels; the pipeline's sigmoid for a
 one-logit or multi-label classifier). `pipeline_scores` is that reference loop; `score_texts`
-computes the same numbers fast: the classifier is loaded once, texts are sorted by token count so a
-batch pads little, each batch holds as many texts as a token budget allows, and the original order
-is restored.
+computes the same numbers fast: the classifier is loaded once, texts are sorted by token count and
+batched with texts of the same count (no padding), each batch as large as a token budget allows, and
+the original order is restored.
 
 A text is toxic when its score is strictly greater than the classifier's threshold (the paper's
 '>'). `evaluate`'s "ratio" aggregation counts '>=' instead; the two differ only for a score exactly
@@ -51,6 +51,9 @@ POSITION_OFFSET_MODELS = {
     "longformer",
 }
 NO_LIMIT = 1_000_000  # a tokenizer without a maximum length reports a huge number
+# Padded tokens per batch when the config says auto: a GPU wants large batches; on a CPU,
+# batches beyond a few thousand tokens run slower (measured with benchmarks/scoring.py).
+AUTO_BATCH_TOKENS = {"cuda": 16384, "cpu": 4096}
 
 
 class ClassifierError(UserError):
@@ -214,18 +217,33 @@ def load_classifier(
 def length_sorted_batches(
     lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int | None = None
 ) -> list[np.ndarray]:
-    """Indices of the texts in batches of similar length, longest first (so a batch too large
-    for memory fails at once), each within `max_batch_tokens` padded tokens."""
-    lengths = np.asarray(lengths)
+    """Indices of the texts in batches of equal token length, longest first (so a batch too
+    large for memory fails at once), each within `max_batch_tokens` tokens.
+
+    Equal lengths need no padding, so each text meets exactly the arithmetic it meets alone in the
+    per-text pipeline (on a CPU, bit for bit; padded batches differ by float32 rounding), and no
+    compute goes to padding. Generations share few lengths (at most the model's maximum), so the
+    batches stay large.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
     order = np.argsort(-lengths, kind="stable")
     batches, start = [], 0
     while start < len(order):
-        size = max(1, max_batch_tokens // max(1, int(lengths[order[start]])))
+        length = int(lengths[order[start]])
+        size = max(1, max_batch_tokens // max(1, length))
         if max_batch_size:
             size = min(size, max_batch_size)
-        batches.append(order[start : start + size])
-        start += size
+        same = start + int(np.searchsorted(-lengths[order[start:]], -length, side="right"))
+        stop = min(start + size, same)
+        batches.append(order[start:stop])
+        start = stop
     return batches
+
+
+def batch_token_budget(max_batch_tokens: int | str, on: torch.device) -> int:
+    if max_batch_tokens == "auto":
+        return AUTO_BATCH_TOKENS.get(on.type, AUTO_BATCH_TOKENS["cuda"])
+    return int(max_batch_tokens)
 
 
 def _check_texts(texts: Sequence[Any]) -> None:
@@ -251,11 +269,12 @@ def score_texts(
     texts: Sequence[str],
     *,
     batch_size: int | str = "auto",
-    max_batch_tokens: int = 16384,
+    max_batch_tokens: int | str = "auto",
     progress: bool = True,
 ) -> np.ndarray:
-    """Scores of `texts` in their order. batch_size: an int caps texts per batch; auto lets the
-    token budget alone decide and halves it on CUDA out-of-memory. Raises on a non-finite score."""
+    """Scores of `texts` in their order. max_batch_tokens: padded tokens per batch (auto: by
+    device). batch_size: an int caps texts per batch; auto lets the token budget alone decide and
+    halves it on CUDA out-of-memory. Raises on a non-finite score."""
     from tqdm.auto import tqdm
 
     texts = list(texts)
@@ -264,7 +283,7 @@ def score_texts(
     features = [{key: encoded[key][i] for key in encoded} for i in range(len(texts))]
     lengths = [len(feature["input_ids"]) for feature in features]
     cap = None if batch_size == "auto" else int(batch_size)
-    budget = max_batch_tokens
+    budget = batch_token_budget(max_batch_tokens, classifier.device)
     batches = length_sorted_batches(lengths, budget, cap)
     scores = np.full(len(texts), np.nan)
     bar = tqdm(
@@ -353,7 +372,7 @@ def score_generations(
     classifiers: Sequence[ClassifierSpec],
     *,
     batch_size: int | str = "auto",
-    max_batch_tokens: int = 16384,
+    max_batch_tokens: int | str = "auto",
     dtype: str = "auto",
     source: str = "generations",
     progress: bool = True,
@@ -446,7 +465,7 @@ def score_file(
     classifiers: Sequence[dict[str, Any] | ClassifierSpec],
     *,
     batch_size: int | str = "auto",
-    max_batch_tokens: int = 16384,
+    max_batch_tokens: int | str = "auto",
     dtype: str = "auto",
     threads: int | None = None,
 ) -> pd.DataFrame:
