@@ -10,8 +10,9 @@ about 50 tokens, some empty), then runs, each as its own process as a user would
 and prints the wall-time ratio (target >= 2.5 on a CPU) and the largest score difference (must be
 <= 1e-5 in float32). On a GPU ours runs in float16 by default; a float32 run checks equality there.
 
-    python benchmarks/scoring.py            # 2,400 texts, hidden 384 (real: 768)
-    python benchmarks/scoring.py --quick    # 600 texts, a smaller hidden size
+    python benchmarks/scoring.py              # 2,400 texts, 12 layers, hidden 256 (real: 768)
+    python benchmarks/scoring.py --quick      # 300 texts
+    python benchmarks/scoring.py --threads 1  # both sides on one thread (steadier on a busy machine)
 """
 
 from __future__ import annotations
@@ -132,10 +133,10 @@ def scoring_seconds(stderr: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="600 texts, hidden 256")
+    parser.add_argument("--quick", action="store_true", help="300 texts instead of 2,400")
     parser.add_argument("--texts", type=int)
     parser.add_argument("--layers", type=int, default=12)
-    parser.add_argument("--hidden", type=int)
+    parser.add_argument("--hidden", type=int, default=256, help="width (RoBERTa-base: 768)")
     parser.add_argument("--repeats", type=int, default=1, help="runs per side; the fastest counts")
     parser.add_argument(
         "--threads", type=int, help="CPU threads of both sides (default: as torch chooses)"
@@ -146,8 +147,8 @@ def main() -> None:
     if args.reference_side:
         reference_side(*args.reference_side)
         return
-    n = args.texts or (600 if args.quick else 2400)
-    hidden = args.hidden or (256 if args.quick else 384)
+    n = args.texts or (300 if args.quick else 2400)
+    hidden = args.hidden
     with tempfile.TemporaryDirectory(prefix="finetox-bench-scoring-") as tmp:
         work = Path(args.workdir or tmp)
         work.mkdir(parents=True, exist_ok=True)

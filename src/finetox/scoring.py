@@ -220,10 +220,10 @@ def length_sorted_batches(
     """Indices of the texts in batches of equal token length, longest first (so a batch too
     large for memory fails at once), each within `max_batch_tokens` tokens.
 
-    Equal lengths need no padding, so each text meets exactly the arithmetic it meets alone in the
-    per-text pipeline (on a CPU, bit for bit; padded batches differ by float32 rounding), and no
-    compute goes to padding. Generations share few lengths (at most the model's maximum), so the
-    batches stay large.
+    Equal lengths need no padding: no compute goes to padding and no attention mask changes a
+    text's arithmetic, so a score differs from the per-text pipeline's only by the float32
+    rounding of differently shaped matrix products. Generations share few lengths (at most the
+    model's maximum), so the batches stay large.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
     order = np.argsort(-lengths, kind="stable")
@@ -272,9 +272,9 @@ def score_texts(
     max_batch_tokens: int | str = "auto",
     progress: bool = True,
 ) -> np.ndarray:
-    """Scores of `texts` in their order. max_batch_tokens: padded tokens per batch (auto: by
-    device). batch_size: an int caps texts per batch; auto lets the token budget alone decide and
-    halves it on CUDA out-of-memory. Raises on a non-finite score."""
+    """Scores of `texts` in their order. max_batch_tokens: tokens per batch (auto: by device).
+    batch_size: an int caps texts per batch; auto lets the token budget alone decide and halves
+    it on CUDA out-of-memory. Raises on a non-finite score."""
     from tqdm.auto import tqdm
 
     texts = list(texts)
@@ -387,9 +387,11 @@ def score_generations(
     if clash:
         raise InputError(f"{source}: already has column(s) {clash}; score the generations file")
     out = frame.copy()
-    started = time.perf_counter()
+    loading = scoring = 0.0
     for spec in classifiers:
+        started = time.perf_counter()
         classifier = load_classifier(spec, dtype=dtype)
+        loaded = time.perf_counter()
         scores = score_texts(
             classifier,
             texts,
@@ -397,12 +399,13 @@ def score_generations(
             max_batch_tokens=max_batch_tokens,
             progress=progress,
         )
+        loading, scoring = loading + loaded - started, scoring + time.perf_counter() - loaded
         out[f"score_{spec.name}"] = scores
         out[f"toxic_{spec.name}"] = scores > spec.threshold
         del classifier
         _release_memory()
     out["toxic"] = out[f"toxic_{classifiers[0].name}"]
-    _log_summary(out, texts, classifiers, time.perf_counter() - started)
+    _log_summary(out, texts, classifiers, loading, scoring)
     metadata = {"primary": classifiers[0].name, "classifiers": [c.record() for c in classifiers]}
     return out, metadata
 
@@ -414,7 +417,11 @@ def _release_memory() -> None:
 
 
 def _log_summary(
-    frame: pd.DataFrame, texts: list[str], classifiers: Sequence[ClassifierSpec], seconds: float
+    frame: pd.DataFrame,
+    texts: list[str],
+    classifiers: Sequence[ClassifierSpec],
+    loading: float,
+    seconds: float,
 ) -> None:
     empty = sum(1 for text in texts if not text.strip())
     rates = ", ".join(
@@ -423,13 +430,14 @@ def _log_summary(
     )
     scored = len(texts) * len(classifiers)
     log.info(
-        "scored %d generations (%d empty or whitespace-only) with %d classifier(s) in %.1f s "
-        "(%.0f texts/s); toxic: %s",
+        "scored %d generations (%d empty or whitespace-only) with %d classifier(s) in %.2f s "
+        "(%.0f texts/s; loading took %.1f s more); toxic: %s",
         len(texts),
         empty,
         len(classifiers),
         seconds,
         scored / seconds if seconds > 0 else float("inf"),
+        loading,
         rates or "-",
     )
 

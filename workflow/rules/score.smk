@@ -13,7 +13,7 @@ rule score:
         "results/benchmarks/score/{model}.tsv"
     conda:
         "../../envs/models.yaml"
-    threads: 2
+    threads: 1
     resources:
         gpu=1,
         mem_mb=scoring_mem_mb,
