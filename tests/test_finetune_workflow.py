@@ -44,6 +44,18 @@ def test_one_tuning_job_per_instruct_model():
     assert mem == int(2.5 * 2 * 1024 + 4096)  # sized from the instruct model's params_b
 
 
+def test_the_demo_tunes_its_local_instruct_model_on_local_data():
+    output = snakemake(
+        "results/generations/tiny-instruct-dolly.parquet",
+        "-n", "--forceall", "--configfile", "config/demo.yaml",
+    ).stdout  # fmt: skip
+    (job,) = jobs_of("finetune_lora", output)
+    assert "output: results/adapters/tiny-instruct-dolly" in job
+    assert "input: results/demo/models/instruct, resources/demo/dolly.jsonl" in job
+    (generate,) = jobs_of("generate", output)
+    assert "results/adapters/tiny-instruct-dolly" in re.search(r"input: (.*)", generate).group(1)
+
+
 def quant_control_config(tmp_path) -> str:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["families"]["gemma-2b"]["quant_control"] = True

@@ -37,6 +37,7 @@ Decisions the paper leaves open, recorded in every adapter's training record:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -741,6 +742,8 @@ def finetune_file(
             shutil.rmtree(staging)
     if not keep_checkpoints:
         shutil.rmtree(checkpoints, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the shared parent, once no job has checkpoints
+            checkpoints.parent.rmdir()
     log.info(
         "adapter %s: %d steps, loss %.4f -> %.4f, %s, %.1f s",
         out, trainer.state.global_step,
