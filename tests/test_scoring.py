@@ -221,6 +221,29 @@ def test_a_failed_batch_fails_the_job_without_partial_scores(classifier_dir, tmp
     assert not out.exists()
 
 
+def test_out_of_memory_halves_the_token_budget_and_keeps_every_score(classifier, monkeypatch):
+    import finetox.scoring as scoring
+
+    texts, _ = labelled_texts(np.random.default_rng(5), 40)
+    texts += [" you idiot ."] * 40 + [" the baker walked to the market ."] * 40
+    expected = score_texts(classifier, texts, progress=False)
+    real = scoring._probabilities
+    failures = []
+
+    def small_memory(classifier, features):
+        if len(features) > 1 and sum(len(f["input_ids"]) for f in features) > 100:
+            failures.append(len(features))
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(classifier, features)
+
+    monkeypatch.setattr(scoring, "_probabilities", small_memory)
+    halved = score_texts(classifier, texts, progress=False, max_batch_tokens=4096)
+    assert failures  # the budget was halved at least once
+    assert np.abs(halved - expected).max() <= 1e-6
+    with pytest.raises(torch.cuda.OutOfMemoryError):  # a fixed batch size is the user's choice
+        score_texts(classifier, texts, progress=False, batch_size=40, max_batch_tokens=4096)
+
+
 # --- several classifiers, metadata, thresholds -------------------------------------------------
 
 
