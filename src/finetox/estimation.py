@@ -16,6 +16,7 @@ measures this path against one default PyMC fit at a time.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -339,22 +340,38 @@ def best_model(y_a: np.ndarray, y_b: np.ndarray, priors: Priors):
     return model
 
 
-class BestSampler:
-    """Fits BEST to one pair of score vectors after another, compiling the model once.
+@functools.lru_cache(maxsize=4)
+def compiled_best_model(priors: Priors):
+    """BEST compiled by nutpie, once per process and priors; fits swap their data in."""
+    import nutpie
 
-    nutpie: the model compiles on the first fit and later fits swap their data in with
+    started = time.perf_counter()
+    # placeholder data: every fit replaces them, and nothing compiled depends on their length
+    compiled = nutpie.compile_pymc_model(best_model(np.zeros(2), np.zeros(2), priors))
+    log.info("compiled the BEST model in %.1f s", time.perf_counter() - started)
+    return compiled
+
+
+class BestSampler:
+    """Fits BEST to one pair of score vectors after another.
+
+    nutpie: one compiled model (per process) for every fit, its data swapped in with
     `with_data`. pymc: PyMC's own NUTS sampler (the reference; slow), data swapped with set_data.
     """
 
     def __init__(self, settings: Settings, cores: int | None = None):
         self.settings = settings
         self.cores = max(1, min(settings.chains, cores or os.cpu_count() or 1))
-        self._compiled = None
         self._model = None
-        self.compile_seconds = 0.0
+
+    def prepare(self) -> None:
+        """Compile now, so that fit times are sampling alone."""
+        if self.settings.sampler == "nutpie":
+            compiled_best_model(self.settings.priors)
 
     def fit(self, y_a: np.ndarray, y_b: np.ndarray, seed: int):
         """Posterior draws (arviz InferenceData) of BEST on these scores."""
+        y_a, y_b = np.asarray(y_a, dtype=float), np.asarray(y_b, dtype=float)
         if self.settings.sampler == "nutpie":
             return self._fit_nutpie(y_a, y_b, seed)
         return self._fit_pymc(y_a, y_b, seed)
@@ -362,14 +379,7 @@ class BestSampler:
     def _fit_nutpie(self, y_a, y_b, seed):
         import nutpie
 
-        if self._compiled is None:
-            started = time.perf_counter()
-            self._compiled = nutpie.compile_pymc_model(best_model(y_a, y_b, self.settings.priors))
-            self.compile_seconds = time.perf_counter() - started
-            log.info("compiled the BEST model in %.1f s", self.compile_seconds)
-        compiled = self._compiled.with_data(
-            y_a=np.asarray(y_a, dtype=float), y_b=np.asarray(y_b, dtype=float)
-        )
+        compiled = compiled_best_model(self.settings.priors).with_data(y_a=y_a, y_b=y_b)
         return nutpie.sample(
             compiled,
             draws=self.settings.draws,
@@ -387,7 +397,7 @@ class BestSampler:
         if self._model is None:
             self._model = best_model(y_a, y_b, self.settings.priors)
         with self._model:
-            pm.set_data({"y_a": np.asarray(y_a, float), "y_b": np.asarray(y_b, float)})
+            pm.set_data({"y_a": y_a, "y_b": y_b})
             return pm.sample(
                 draws=self.settings.draws,
                 tune=self.settings.tune,
@@ -518,6 +528,7 @@ def compare_scores(
             if not (side.frame["subset"] == subset).any():
                 raise EstimationError(f"{side.path} ({name}): no scores in subset {subset!r}")
     sampler = sampler or BestSampler(settings, cores)
+    sampler.prepare()
     rows, draws, counts = [], [], []
     started = time.perf_counter()
     for subset in tqdm(subsets, desc="BEST", unit="subset", mininterval=progress_interval()):

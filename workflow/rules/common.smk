@@ -234,6 +234,13 @@ def comparison_settings(wildcards):
     }
 
 
+def compare_threads(wildcards):
+    # chains sample in parallel threads, which pays on the paper's 2,400 scores per model; a
+    # small prompt set is bound by compiling (one thread), so two jobs at once beat two threads
+    prompts = sum(n or 0 for n in config["prompts"]["subsets"].values())
+    return min(config["estimation"]["chains"], 4) if prompts >= 1000 else 1
+
+
 def compare_mem_mb(wildcards, attempt):
     # the compiled model and a few MB of draws; numba's compiler needs most of it
     return 3000 * attempt

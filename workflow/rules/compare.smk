@@ -13,7 +13,7 @@ rule compare:
         "results/benchmarks/compare/{pair}.tsv"
     conda:
         "../../envs/stats.yaml"
-    threads: 4
+    threads: compare_threads
     resources:
         mem_mb=compare_mem_mb,
         runtime=compare_runtime,
