@@ -116,6 +116,17 @@ def test_subset_figure_has_one_panel_per_subset_total_first():
     assert all(re.search("pp", ax.get_xlabel()) for ax in figure.axes if ax.get_visible())
 
 
+def test_unconverged_best_fits_are_drawn_apart_and_explained():
+    rows = verdict_rows(2)
+    rows["best_converged"] = [True, False, True, True]  # pair 0, severe
+    figure = plot_subset_differences(rows, ["severe"], "best", "Figure", 0.95)
+    assert any("missed its diagnostics" in t for t in texts(figure))
+    converged = plot_subset_differences(verdict_rows(2), ["severe"], "best", "Figure", 0.95)
+    assert not any("missed its diagnostics" in t for t in texts(converged))
+    rates = plot_subset_differences(rows, ["severe"], "rate", "Figure", 0.95)
+    assert not any("missed its diagnostics" in t for t in texts(rates))  # the rate view has no MCMC
+
+
 def test_no_total_rows_is_an_error():
     with pytest.raises(InputError, match="no 'total' rows"):
         plot_total_differences(verdict_rows(1, ("severe",)), "Figure X", 0.95)

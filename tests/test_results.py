@@ -323,6 +323,24 @@ def test_verdicts_per_subset_with_total_first(written):
     assert toxic["pct_a"].item() == 5.0 and toxic["pct_b"].item() == 42.5
     age = frame[frame["subset"] == "age"]
     assert set(age["diagnostics"]) == {"r_hat 1.02 > 1.01"}
+    assert (
+        not age["best_converged"].any() and frame[frame["subset"] != "age"]["best_converged"].all()
+    )
+
+
+def test_unconverged_best_fits_are_marked_unreliable(written):
+    rows = markdown_rows(
+        (written / "tables" / "table3_instruct_vs_community_verdicts.md").read_text()
+    )
+    header = [c.strip() for c in rows[0]]
+    best = header.index("BEST diff [95% HDI]")
+    for row in rows[2:]:
+        cells = [c.strip() for c in row]
+        assert cells[best].endswith(" ?") == (cells[header.index("Subset")] == "Age"), cells
+    assert (
+        "? the BEST fit missed"
+        in (written / "tables" / "table3_instruct_vs_community_verdicts.md").read_text()
+    )
 
 
 def test_rate_verdict_is_computed_from_the_hdi_when_the_file_has_none(written):

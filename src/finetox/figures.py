@@ -38,7 +38,7 @@ log = logging.getLogger("finetox.figures")
 DPI = 150
 PNG_METADATA = {"Software": None}
 PDF_METADATA = {"Creator": None, "Producer": None, "CreationDate": None}
-INCREASE, DECREASE, NEUTRAL = "#c0392b", "#2e6da4", "#7f7f7f"
+INCREASE, DECREASE, NEUTRAL, UNRELIABLE = "#c0392b", "#2e6da4", "#7f7f7f", "#e69f00"
 SIGN = "positive = first model more toxic"
 MEASURES = {
     "best": ("best_diff", "best_hdi_low", "best_hdi_high", "best_credible",
@@ -80,13 +80,21 @@ def _colour(mean: float, credible: bool) -> str:
     return INCREASE if mean > 0 else DECREASE
 
 
-def _forest(ax: plt.Axes, rows: pd.DataFrame, measure: str, labels: bool) -> None:
-    """One horizontal HDI bar per row (top to bottom), posterior mean as a dot, zero line."""
+def _forest(ax: plt.Axes, rows: pd.DataFrame, measure: str, labels: bool) -> bool:
+    """One horizontal HDI bar per row (top to bottom), posterior mean as a dot, zero line.
+    BEST fits that missed their diagnostics are drawn apart (dotted, amber cross); returns
+    whether there was one."""
     mean_key, low_key, high_key, credible_key, xlabel = MEASURES[measure]
     positions = np.arange(len(rows))[::-1]
+    any_unreliable = False
     for y, row in zip(positions, rows.itertuples(index=False), strict=True):
         mean, low, high = getattr(row, mean_key), getattr(row, low_key), getattr(row, high_key)
         credible = bool(getattr(row, credible_key))
+        if measure == "best" and not getattr(row, "best_converged", True):
+            any_unreliable = True
+            ax.hlines(y, low, high, color=UNRELIABLE, linewidth=2.2, linestyles=":")
+            ax.plot(mean, y, "X", markersize=7, color=UNRELIABLE)
+            continue
         colour = _colour(mean, credible)
         ax.hlines(y, low, high, color=colour, linewidth=2.2)
         ax.plot(
@@ -104,9 +112,10 @@ def _forest(ax: plt.Axes, rows: pd.DataFrame, measure: str, labels: bool) -> Non
     low, high = ax.get_xlim()
     span = max(abs(low), abs(high))
     ax.set_xlim(-span, span)  # symmetric about zero: the sign reads at a glance
+    return any_unreliable
 
 
-def _legend(figure: plt.Figure, hdi_prob: float) -> None:
+def _legend(figure: plt.Figure, hdi_prob: float, unreliable: bool = False) -> None:
     handles = [
         Line2D([], [], color=INCREASE, marker="o", linewidth=2.2, label="credible: first more toxic"),
         Line2D([], [], color=DECREASE, marker="o", linewidth=2.2, label="credible: first less toxic"),
@@ -115,8 +124,13 @@ def _legend(figure: plt.Figure, hdi_prob: float) -> None:
             label="not credible (HDI includes 0)",
         ),
     ]  # fmt: skip
+    if unreliable:
+        handles.append(
+            Line2D([], [], color=UNRELIABLE, marker="X", linestyle=":", linewidth=2.2,
+                   label="BEST fit missed its diagnostics: unreliable")
+        )  # fmt: skip
     figure.legend(
-        handles=handles, loc="outside lower center", ncols=3, frameon=False,
+        handles=handles, loc="outside lower center", ncols=len(handles), frameon=False,
         title=f"dot: posterior mean; bar: {hdi_prob:.0%} HDI; difference = first − second ({SIGN})",
         title_fontsize=8, fontsize=8,
     )  # fmt: skip
@@ -135,10 +149,11 @@ def plot_total_differences(verdicts: pd.DataFrame, title: str, hdi_prob: float) 
         figure, axes = plt.subplots(
             1, 2, figsize=(11, _height(len(rows))), sharey=True, layout="constrained"
         )
+        unreliable = False
         for ax, measure in zip(axes, ("best", "rate"), strict=True):
-            _forest(ax, rows, measure, labels=ax is axes[0])
+            unreliable |= _forest(ax, rows, measure, labels=ax is axes[0])
         figure.suptitle(f"{title}: total\n(difference = first − second; {SIGN})", fontsize=10)
-        _legend(figure, hdi_prob)
+        _legend(figure, hdi_prob, unreliable)
     return figure
 
 
@@ -157,12 +172,13 @@ def plot_subset_differences(
             lines, columns, figsize=(3.2 * columns + 2.6, lines * _height(len(pairs)) - 0.6 * (lines - 1)),
             sharey=True, squeeze=False, layout="constrained",
         )  # fmt: skip
+        unreliable = False
         for index, ax in enumerate(axes.flat):
             if index >= len(panels):
                 ax.set_visible(False)
                 continue
             rows = verdicts[verdicts["subset"] == panels[index]].set_index("pair").loc[pairs]
-            _forest(ax, rows.reset_index(), measure, labels=index % columns == 0)
+            unreliable |= _forest(ax, rows.reset_index(), measure, labels=index % columns == 0)
             ax.set_title(subset_label(panels[index]), fontsize=9)
             ax.set_xlabel(SHORT_LABELS[measure])
         which = (
@@ -171,7 +187,7 @@ def plot_subset_differences(
         figure.suptitle(
             f"{title}: by subset ({which})\n(difference = first − second; {SIGN})", fontsize=10
         )
-        _legend(figure, hdi_prob)
+        _legend(figure, hdi_prob, unreliable)
     return figure
 
 

@@ -388,6 +388,7 @@ def verdicts_table(
                         "rate_hdi_high_pp": 100 * float(row["rate_diff_hdi_high"]),
                         "p_rate_diff_gt_0": _get(row, "p_rate_diff_gt_0"),
                         "rate_credible": bool(row["rate_credible"]),
+                        "best_converged": not _diagnostics(row),
                         "diagnostics": _diagnostics(row),
                     }
                 )
@@ -399,7 +400,7 @@ VERDICT_COLUMNS = [
     "family", "pair", "model_a", "model_b", "subset", "n_a", "n_b", "pct_a", "pct_b",
     "best_diff", "best_hdi_low", "best_hdi_high", "p_best_diff_gt_0", "best_credible",
     "rate_diff_pp", "rate_hdi_low_pp", "rate_hdi_high_pp", "p_rate_diff_gt_0", "rate_credible",
-    "diagnostics",
+    "best_converged", "diagnostics",
 ]  # fmt: skip
 
 
@@ -506,8 +507,10 @@ def rates_display(frame: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def _interval(mean: float, low: float, high: float, digits: int, credible: bool) -> str:
-    mark = " *" if credible else ""
+def _interval(
+    mean: float, low: float, high: float, digits: int, credible: bool, reliable: bool = True
+) -> str:
+    mark = (" *" if credible else "") + ("" if reliable else " ?")
     return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]{mark}"
 
 
@@ -527,7 +530,12 @@ def verdicts_display(frame: pd.DataFrame, hdi_prob: float) -> pd.DataFrame:
                 "Subset": subset_label(row.subset),
                 "% toxic (first, second)": f"{_fmt_pct(row.pct_a)}, {_fmt_pct(row.pct_b)}",
                 f"BEST diff [{hdi}]": _interval(
-                    row.best_diff, row.best_hdi_low, row.best_hdi_high, 3, row.best_credible
+                    row.best_diff,
+                    row.best_hdi_low,
+                    row.best_hdi_high,
+                    3,
+                    row.best_credible,
+                    row.best_converged,
                 ),
                 "P(BEST diff > 0)": _probability(row.p_best_diff_gt_0),
                 f"Rate diff, pp [{hdi}]": _interval(
@@ -680,7 +688,8 @@ def verdicts_note(layout: Mapping[str, Any]) -> str:
     return (
         f"BEST: difference of posterior mean toxicity scores (Student-t model); rate: difference of "
         f"toxic rates in percentage points (Beta-Binomial). Brackets: {hdi} highest-density "
-        f"interval; * credible (the interval excludes 0). {SIGN_NOTE}"
+        f"interval; * credible (the interval excludes 0); ? the BEST fit missed its convergence "
+        f"thresholds (see Diagnostics), so its interval and verdict are unreliable. {SIGN_NOTE}"
     )
 
 

@@ -252,7 +252,95 @@ def compare_runtime(wildcards, attempt):
 
 
 # --- results ---------------------------------------------------------------------------------
+# Which tables and figures the study has (and their rows) is derived once from the study, so the
+# rules' outputs and the writers agree. Both rules read every score and comparison file.
+from finetox.results import (
+    FIGURES_DIR,
+    TABLES_DIR,
+    figure_files,
+    results_layout,
+    table_files,
+)
+
+RESULTS_LAYOUT = results_layout(STUDY)
+TABLE_FILES = table_files(RESULTS_LAYOUT)
+FIGURE_FILES = figure_files(RESULTS_LAYOUT)
+# the report shows each table as HTML and each figure as PNG (the other formats are downloads)
+REPORT_CAPTIONS = {
+    "base_vs_instruct": "table1.rst",
+    "instruct_vs_dolly": "table2.rst",
+    "instruct_vs_community": "table3.rst",
+    "instruct_vs_4bit": "table4.rst",
+    "extra": "table5.rst",
+}
 
 
 def results_targets():
-    return []
+    return [*TABLE_FILES, *FIGURE_FILES]
+
+
+def results_layout_settings(wildcards):
+    return RESULTS_LAYOUT
+
+
+def results_score_files(wildcards):
+    return [f"results/scores/{model}.parquet" for model in MODELS]
+
+
+def results_comparison_files(wildcards):
+    return [f"results/comparisons/{pair}.csv" for pair in PAIRS]
+
+
+def _report_table(name, caption, subcategory, content):
+    return report(
+        f"{TABLES_DIR}/{name}.html",
+        caption=f"../report/{caption}",
+        category="Tables",
+        subcategory=subcategory,
+        labels={"table": name, "content": content},
+    )
+
+
+def table_outputs():
+    """Every table file; the HTML ones flagged for the report, captioned per table."""
+    flagged = {}
+    for table in RESULTS_LAYOUT["tables"]:
+        caption, title = REPORT_CAPTIONS[table["kind"]], table["title"]
+        flagged[table["name"]] = _report_table(
+            table["name"], caption, title, "% toxic generations"
+        )
+        flagged[table["name"] + "_verdicts"] = _report_table(
+            table["name"] + "_verdicts", "verdicts.rst", title, "verdicts"
+        )
+    flagged["appendix_a_models"] = _report_table(
+        "appendix_a_models", "appendix_a.rst", "Appendices", "evaluated models"
+    )
+    flagged["appendix_b_classifiers"] = _report_table(
+        "appendix_b_classifiers",
+        "appendix_b.rst",
+        "Appendices",
+        "% toxic by classifier",
+    )
+    html = {str(path) for path in flagged.values()}
+    return [*flagged.values(), *(path for path in TABLE_FILES if path not in html)]
+
+
+def figure_outputs():
+    """Every figure file; the PNGs flagged for the report, captioned by figure style."""
+    titles = {table["name"]: table["title"] for table in RESULTS_LAYOUT["tables"]}
+    outputs = []
+    for figure in RESULTS_LAYOUT["figures"]:
+        subcategory = titles.get(figure.get("table"), "Toxic rates")
+        outputs.append(_report_figure(figure["name"], figure["style"], subcategory))
+        outputs.append(f"{FIGURES_DIR}/{figure['name']}.pdf")
+    return outputs
+
+
+def _report_figure(name, style, subcategory):
+    return report(
+        f"{FIGURES_DIR}/{name}.png",
+        caption=f"../report/figure_{style}.rst",
+        category="Figures",
+        subcategory=subcategory,
+        labels={"figure": name},
+    )

@@ -1,0 +1,59 @@
+"""The results rules as the workflow runs them, on fabricated score and comparison files: the
+rules' declared outputs are exactly what the writers write, and the report holds every table and
+figure with its caption."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from finetox.config import load_study, load_yaml
+from finetox.results import figure_files, results_layout, table_files
+from tests.test_results import fabricate
+from tests.workflow_runs import copy_checkout, failure, snakemake
+
+
+def run(root: Path, *args: str) -> None:
+    result = snakemake(root, *args, timeout=600)
+    assert result.returncode == 0, f"snakemake {' '.join(args)}: {failure(result)}"
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A copy of the workflow with fabricated scores and comparisons of the demo study, after
+    the two results rules and the report ran."""
+    root = copy_checkout(tmp_path_factory.mktemp("workflow") / "finetox")
+    layout = results_layout(load_study(load_yaml(root / "config/demo.yaml"), workdir=root))
+    fabricate(root / "results", layout)
+    targets = [table_files(layout)[0], figure_files(layout)[0]]
+    demo = ("--configfile", "config/demo.yaml")
+    rules = ("--allowed-rules", "write_tables", "plot_figures")
+    run(root, "--cores", "2", *demo, *rules, "--", *targets)
+    run(root, "--report", "results/report.html", *demo, *rules, "--", *targets)
+    return root, layout
+
+
+def test_the_rules_write_every_declared_file(workdir):
+    root, layout = workdir
+    for path in [*table_files(layout), *figure_files(layout)]:
+        assert (root / path).stat().st_size > 0, path
+    assert not list((root / "results" / "tables").glob(".*.tmp"))
+    for rule in ("write_tables", "plot_figures"):
+        assert "done in" in (root / "logs" / f"{rule}.log").read_text()
+        assert (root / "results" / "benchmarks" / f"{rule}.tsv").exists()
+
+
+def test_the_report_holds_every_table_and_figure_with_captions(workdir):
+    root, layout = workdir
+    text = (root / "results" / "report.html").read_text()
+    for table in layout["tables"]:
+        assert f"{table['name']}.html" in text
+        assert f"{table['name']}_verdicts.html" in text
+    for figure in layout["figures"]:
+        assert f"{figure['name']}.png" in text
+    assert "appendix_a_models.html" in text
+    # captions rendered (Jinja filled from the config, reStructuredText to HTML), sign stated
+    assert "demo_lexicon" in text and "95% highest-density interval" in text
+    assert "positive means the first model is more toxic" in text
+    assert "{{" not in text and "System Message" not in text
