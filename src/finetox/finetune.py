@@ -16,12 +16,13 @@ Decisions the paper leaves open, recorded in every adapter's training record:
 - Rendering `paper_inst` is the authors' text, character for character:
   `<s>[INST] {instruction}` + `Here's some context: {context}` (only when the context is not
   empty, joined with no separator) + ` [/INST] {response}` + the tokenizer's eos token.
-- The literal `<s>`: every sequence starts with exactly one beginning-of-sequence token. The text is
-  tokenized without the tokenizer's own special tokens; where the tokenizer's bos token is `<s>`
-  (Llama-2, Phi-3) the literal already is that bos and nothing is added, so there is no double bos
-  (the authors' trl run, which tokenized with special tokens on, had two). Where the bos is
-  another token (Gemma `<bos>`, Llama-3 `<|begin_of_text|>`), `<s>` stays plain text as it did for
-  the authors, and the tokenizer's own bos is put in front when the tokenizer adds one by itself.
+- The literal `<s>`: every sequence starts with exactly one beginning-of-sequence token. The text
+  is tokenized without the tokenizer's own special tokens; where the tokenizer's bos token is
+  `<s>` (Llama-2, Phi-3) the literal already is that bos and nothing is added, so there is no
+  double bos (trl's SFTTrainer tokenizes with special tokens on, so the authors' run likely had
+  two). Where the bos is another token (Gemma `<bos>`, Llama-3 `<|begin_of_text|>`), `<s>` stays
+  plain text as it did for the authors, and the tokenizer's own bos is put in front when the
+  tokenizer adds one by itself.
 - `chat_template` renders the record with the model's own template: user turn = instruction, plus
   a blank line and `Here's some context: {context}` when there is context; assistant turn =
   response. The same bos rule applies.
