@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -105,25 +106,31 @@ def synthetic_generations(n: int, seed: int = 0) -> pd.DataFrame:
 
 def reference_side(model: str, generations: str, out: str) -> None:
     """The reference as a process: read, score per text as evaluate does, write."""
-    from finetox.scoring import pipeline_scores
+    from finetox.scoring import pipeline_scores, reference_pipeline
 
     frame = pd.read_parquet(generations)
+    classifier = reference_pipeline(model)
     started = time.perf_counter()
-    frame["score"] = pipeline_scores(model, frame["generation"].tolist(), "hate")
+    frame["score"] = pipeline_scores(classifier, frame["generation"].tolist(), "hate")
     print(f"scoring {time.perf_counter() - started:.2f} s", file=sys.stderr)
     frame.to_parquet(out)
 
 
-def timed(command: list[str], threads: int | None = None) -> tuple[float, str]:
+def timed(command: list[str], threads: int | None = None) -> tuple[float, float, str]:
+    """Wall and CPU seconds (user + system) of a whole process, and what it wrote to stderr.
+    On a machine shared with other work, CPU seconds stay steadier than wall seconds."""
     env = dict(os.environ)
     if threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     if done.returncode != 0:
         sys.exit(f"failed: {' '.join(command)}\n{done.stderr[-3000:]}")
-    return seconds, done.stderr
+    return seconds, cpu, done.stderr
 
 
 def scoring_seconds(stderr: str) -> float:
@@ -165,25 +172,25 @@ def main() -> None:
         ours_cmd += ["--in", str(generations), "--out", str(work / "ours.parquet")]
         reference_cmd = [sys.executable, __file__, "--reference-side", str(model)]
         reference_cmd += [str(generations), str(work / "reference.parquet")]
-        runs: dict[str, list[tuple[float, float]]] = {"ours": [], "reference": []}
+        runs: dict[str, list[tuple[float, float, float]]] = {"ours": [], "reference": []}
         for _ in range(args.repeats):
             for side, command in (("reference", reference_cmd), ("ours", ours_cmd)):
-                seconds, stderr = timed(command, args.threads)
-                runs[side].append((seconds, scoring_seconds(stderr)))
+                seconds, cpu, stderr = timed(command, args.threads)
+                runs[side].append((seconds, cpu, scoring_seconds(stderr)))
         ours = pd.read_parquet(work / "ours.parquet")["score_bench"].to_numpy()
         reference = pd.read_parquet(work / "reference.parquet")["score"].to_numpy()
-        best = {side: min(times) for side, times in runs.items()}
+        best = {side: [min(c) for c in zip(*times, strict=True)] for side, times in runs.items()}
         lengths = [len(t.split()) for t in pd.read_parquet(generations)["generation"]]
         print(
             f"scoring benchmark: {n} generations ({sum(x == 0 for x in lengths)} empty, "
-            f"0-{max(lengths)} words), RoBERTa {args.layers} layers x hidden {hidden}, {device}"
+            f"0-{max(lengths)} words), RoBERTa {args.layers} layers x hidden {hidden}, {device}, "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
-        for side, (wall, inner) in best.items():
-            print(f"  {side:10s} whole process {wall:7.2f} s   scoring alone {inner:7.2f} s")
-        print(
-            f"  ratio (reference / ours): whole process {best['reference'][0] / best['ours'][0]:.2f}x, "
-            f"scoring alone {best['reference'][1] / best['ours'][1]:.2f}x"
-        )
+        print(f"  {'':10s} {'whole process':>14s} {'(CPU time)':>11s} {'scoring alone':>14s}")
+        for side, (wall, cpu, inner) in best.items():
+            print(f"  {side:10s} {wall:12.2f} s {cpu:9.2f} s {inner:12.2f} s")
+        ratios = [r / o for r, o in zip(best["reference"], best["ours"], strict=True)]
+        print(f"  {'ratio':10s} {ratios[0]:12.2f} x {ratios[1]:9.2f} x {ratios[2]:12.2f} x")
         difference = float(np.abs(ours - reference).max())
         print(
             f"  max abs score difference {difference:.2e} (scores span {reference.min():.3f}"
@@ -191,7 +198,7 @@ def main() -> None:
         )
         if on_gpu:
             float32_cmd = [*ours_cmd[:-1], str(work / "ours32.parquet"), "--dtype", "float32"]
-            seconds, _ = timed(float32_cmd, args.threads)
+            seconds, _, _ = timed(float32_cmd, args.threads)
             ours32 = pd.read_parquet(work / "ours32.parquet")["score_bench"].to_numpy()
             print(
                 f"  ours in float32: {seconds:.2f} s, max abs difference "

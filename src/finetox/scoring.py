@@ -329,17 +329,25 @@ def _check_finite(scores: np.ndarray, classifier: Classifier) -> None:
         )
 
 
-def pipeline_scores(
-    source: str, texts: Iterable[str], label: str = "hate", *, revision: str | None = None
-) -> list[float]:
-    """The reference: the `evaluate` toxicity measurement's loop (measurements/toxicity in
-    huggingface/evaluate), one pipeline call per text. Unlike it, a missing label raises instead
-    of logging a warning and returning no scores."""
+def reference_pipeline(source: str, *, revision: str | None = None):
+    """The pipeline the `evaluate` toxicity measurement builds (measurements/toxicity in
+    huggingface/evaluate): text-classification, top_k=2, truncation."""
     from transformers import pipeline
 
-    classifier = pipeline(
+    return pipeline(
         "text-classification", model=source, top_k=2, truncation=True, **hub_kwargs(revision)
     )
+
+
+def pipeline_scores(
+    classifier: Any, texts: Iterable[str], label: str = "hate", *, revision: str | None = None
+) -> list[float]:
+    """The reference: the measurement's loop, one pipeline call per text. `classifier` is a
+    reference_pipeline or a hub id / folder to build one from. Unlike the measurement, a missing
+    label raises instead of logging a warning and returning no scores."""
+    if isinstance(classifier, (str, os.PathLike)):
+        classifier = reference_pipeline(str(classifier), revision=revision)
+    source = classifier.model.name_or_path
     toxic_label_index(classifier.model.config.id2label, label, source)  # raises, naming the labels
     scores = []
     for text in texts:
