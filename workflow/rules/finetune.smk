@@ -12,7 +12,7 @@ rule finetune_lora:
         "results/benchmarks/finetune_lora/{dolly}.tsv"
     conda:
         "../../envs/models.yaml"
-    threads: 2
+    threads: 1
     resources:
         gpu=1,
         mem_mb=tuning_mem_mb,
