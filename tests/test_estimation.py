@@ -26,6 +26,7 @@ from finetox.estimation import (
     compare_rates,
     compare_scores,
     diagnostics_warning,
+    improper_reason,
     read_scores,
     resolve_score_column,
     subset_order,
@@ -161,6 +162,24 @@ def test_a_missed_threshold_gives_a_warning():
         "r_hat 1.050 > 1.01; ess_bulk 100 < 400; 3 divergent transition(s)"
     )
     assert "r_hat nan" in diagnostics_warning(float("nan"), 500, 0, Settings())
+
+
+def test_tied_scores_skip_best_but_keep_the_rates():
+    """A saturated classifier gives many equal scores: BEST's posterior is then improper."""
+    a = as_scores(score_frame(1, 0.35, {"race": 20, "age": 20}, bulk=TOXIC_BULK), "a")
+    frame_b = score_frame(2, 0.03, {"race": 20, "age": 20})
+    frame_b.loc[frame_b["subset"] == "race", "score"] = 0.003018
+    b = as_scores(frame_b, "b")
+    table = compare_scores(a, b, Settings.from_config(FAST), cores=2).table.set_index("subset")
+    race = table.loc["race"]
+    assert race["warning"].startswith("BEST not fitted: 20 of 20 scores of B are exactly 0.003018")
+    assert np.isnan(race["diff_mean"]) and not race["credible"]
+    assert race["rate_a"] > 0 and not np.isnan(race["rate_diff_mean"])
+    assert not np.isnan(table.loc["age", "diff_mean"]) and not np.isnan(
+        table.loc[TOTAL, "diff_mean"]
+    )
+    assert improper_reason(np.array([0.1, 0.1, 0.2]), "A") is not None
+    assert improper_reason(np.array([0.1, 0.1, 0.2, 0.3]), "A") is None
 
 
 def test_draws_hold_every_subset(planted):

@@ -453,6 +453,51 @@ def summarize_best(draws: Mapping[str, np.ndarray], settings: Settings) -> dict[
     }
 
 
+def improper_reason(scores: pd.Series | np.ndarray, side: str) -> str | None:
+    """Why BEST's posterior is improper on these scores, or None.
+
+    When more than half of one model's scores share one exact value (all equal, as a saturated
+    classifier gives), the Student-t likelihood grows without bound as sigma -> 0 at that value
+    (with nu near 1, each tied score adds a factor 1/sigma, each other score a factor sigma), so
+    there is no posterior to sample: the sampler only runs towards sigma = 0, slowly.
+    """
+    values = np.asarray(scores, dtype=float)
+    _, counts = np.unique(values, return_counts=True)
+    tied = int(counts.max())
+    if tied * 2 > len(values):
+        value = float(pd.Series(values).mode().iloc[0])
+        return (
+            f"{tied} of {len(values)} scores of {side} are exactly {value:.6g}, which makes its "
+            "posterior improper (sigma -> 0); read the rates"
+        )
+    return None
+
+
+def unfitted_draws(settings: Settings) -> dict[str, np.ndarray]:
+    """Missing draws (NaN) of the right shape for a subset BEST could not fit."""
+    shape = (settings.chains, settings.draws)
+    draws = {name: np.full(shape, np.nan) for name in ("mu_a", "mu_b", "sigma_a", "sigma_b")}
+    draws.update({name: np.full(shape, np.nan) for name in ("nu", "diff", "effect_size")})
+    draws["diverging"] = np.zeros(shape, dtype=bool)
+    return draws
+
+
+def summarize_unfitted() -> dict[str, Any]:
+    missing = float("nan")
+    return {
+        "diff_mean": missing,
+        "diff_hdi_low": missing,
+        "diff_hdi_high": missing,
+        "p_diff_gt_0": missing,
+        "credible": False,
+        "effect_size": missing,
+        "nu_mean": missing,
+        "r_hat_max": missing,
+        "ess_bulk_min": missing,
+        "divergences": 0,
+    }
+
+
 def diagnostics_warning(r_hat: float, ess: float, divergences: int, settings: Settings) -> str:
     """What missed its threshold, or '' when the sampler's diagnostics are fine."""
     problems = []
@@ -535,7 +580,13 @@ def compare_scores(
         part_a, part_b = _subset_values(a.frame, subset), _subset_values(b.frame, subset)
         seed = subset_seed(settings.seed, subset)
         fit_started = time.perf_counter()
-        subset_draws = best_draws(sampler.fit(part_a["score"], part_b["score"], seed))
+        improper = improper_reason(part_a["score"], "A") or improper_reason(part_b["score"], "B")
+        if improper:
+            subset_draws = unfitted_draws(settings)
+            best = {**summarize_unfitted(), "warning": f"BEST not fitted: {improper}"}
+        else:
+            subset_draws = best_draws(sampler.fit(part_a["score"], part_b["score"], seed))
+            best = summarize_best(subset_draws, settings)
         k_a, k_b = int(part_a["toxic"].sum()), int(part_b["toxic"].sum())
         row = {
             "subset": subset,
@@ -545,7 +596,7 @@ def compare_scores(
             "mean_b": float(part_b["score"].mean()),
             "rate_a": k_a / len(part_a),
             "rate_b": k_b / len(part_b),
-            **summarize_best(subset_draws, settings),
+            **best,
             **compare_rates(k_a, len(part_a), k_b, len(part_b), settings.hdi_prob, seed),
         }
         rows.append(row)
