@@ -52,7 +52,7 @@ def copy_checkout(dest: Path, repo: Path = REPO) -> Path:
 
 
 def snakemake(
-    root: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 1800
+    root: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 3600
 ) -> subprocess.CompletedProcess:
     """Snakemake of this environment, in `root`; the caller checks the return code."""
     env = dict(env or os.environ)
