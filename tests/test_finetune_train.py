@@ -213,6 +213,19 @@ def test_the_cli_tunes_too(tiny, tmp_path):
     assert not (tmp_path / "other").exists()
 
 
+def test_a_4bit_base_trains_and_reloads_in_4bit(tiny, tmp_path):
+    """The QLoRA path, small enough for bitsandbytes on a CPU."""
+    import bitsandbytes as bnb
+
+    lora = {**tiny["lora"], "load_in_4bit": True, "max_records": 8, "epochs": 1}
+    record = finetune_file(model=tiny["model"], lora=lora, out=tmp_path / "q")
+    assert record["load_in_4bit"] is True and record["global_step"] == 2
+    model = load_causal_lm(
+        tiny["model"]["source"], adapter=tmp_path / "q", load_in_4bit="as_trained"
+    )
+    assert sum(isinstance(m, bnb.nn.Linear4bit) for m in model.modules()) == 14
+
+
 @pytest.mark.gpu
 def test_qlora_on_a_4bit_base(tiny, tmp_path):
     """The paper's setting: NF4 base, 8-bit AdamW; generation reloads it in 4-bit."""
