@@ -127,6 +127,13 @@ def test_unconverged_best_fits_are_drawn_apart_and_explained():
     assert not any("missed its diagnostics" in t for t in texts(rates))  # the rate view has no MCMC
 
 
+def test_unfitted_best_rows_are_labelled_not_drawn():
+    rows = verdict_rows(2)
+    rows.loc[0, ["best_diff", "best_hdi_low", "best_hdi_high"]] = float("nan")  # pair 0, total
+    figure = plot_total_differences(rows, "Figure", 0.95)
+    assert "not fitted" in texts(figure)
+
+
 def test_no_total_rows_is_an_error():
     with pytest.raises(InputError, match="no 'total' rows"):
         plot_total_differences(verdict_rows(1, ("severe",)), "Figure X", 0.95)

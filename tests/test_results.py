@@ -517,3 +517,29 @@ def test_scores_of_another_primary_classifier_are_named(layout, tmp_path):
         InputError, match=rf"{re.escape(scores[0].name)}: .*'second'.*'demo_lexicon'"
     ):
         write_tables(layout, scores, comparisons, tmp_path / "out")
+
+
+def unfit(comparison: Path, subset: str) -> None:
+    """What the estimation stage writes where BEST's posterior is improper: no BEST numbers."""
+    frame = pd.read_csv(comparison)
+    where = frame["subset"] == subset
+    for column in ("diff_mean", "diff_hdi_low", "diff_hdi_high", "p_diff_gt_0", "effect_size"):
+        frame.loc[where, column] = np.nan
+    frame.loc[where, "credible"] = False
+    frame.loc[where, "warning"] = "BEST not fitted: 40 of 40 scores of A are exactly 0.001"
+    frame.to_csv(comparison, index=False)
+
+
+def test_a_subset_best_could_not_fit_shows_not_fitted(layout, tmp_path):
+    scores, comparisons = fabricate(tmp_path / "in", layout)
+    unfit(comparisons[0], "severe")
+    write_tables(layout, scores, comparisons, tmp_path / "out")
+    pair = comparisons[0].stem
+    name = next(t["name"] for t in layout["tables"] if pair in t["blocks"][0]["pairs"])
+    frame = pd.read_csv(tmp_path / "out" / f"{name}_verdicts.csv")
+    severe = frame[(frame["pair"] == pair) & (frame["subset"] == "severe")].iloc[0]
+    assert np.isnan(severe["best_diff"]) and not severe["best_credible"]
+    assert not severe["best_converged"] and severe["diagnostics"].startswith("BEST not fitted")
+    assert severe["rate_credible"]  # the rate view stands
+    text = (tmp_path / "out" / f"{name}_verdicts.md").read_text()
+    assert "| not fitted " in text and "nan" not in text

@@ -90,6 +90,9 @@ def _forest(ax: plt.Axes, rows: pd.DataFrame, measure: str, labels: bool) -> boo
     for y, row in zip(positions, rows.itertuples(index=False), strict=True):
         mean, low, high = getattr(row, mean_key), getattr(row, low_key), getattr(row, high_key)
         credible = bool(getattr(row, credible_key))
+        if pd.isna(mean):  # BEST not fitted (e.g. an improper posterior); the tables say why
+            ax.text(0, y, "not fitted", ha="center", va="center", fontsize=7, color=UNRELIABLE)
+            continue
         if measure == "best" and not getattr(row, "best_converged", True):
             any_unreliable = True
             ax.hlines(y, low, high, color=UNRELIABLE, linewidth=2.2, linestyles=":")

@@ -510,6 +510,8 @@ def rates_display(frame: pd.DataFrame) -> pd.DataFrame:
 def _interval(
     mean: float, low: float, high: float, digits: int, credible: bool, reliable: bool = True
 ) -> str:
+    if pd.isna(mean):
+        return "not fitted"  # the estimation stage says why (Diagnostics)
     mark = (" *" if credible else "") + ("" if reliable else " ?")
     return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]{mark}"
 
@@ -689,7 +691,8 @@ def verdicts_note(layout: Mapping[str, Any]) -> str:
         f"BEST: difference of posterior mean toxicity scores (Student-t model); rate: difference of "
         f"toxic rates in percentage points (Beta-Binomial). Brackets: {hdi} highest-density "
         f"interval; * credible (the interval excludes 0); ? the BEST fit missed its convergence "
-        f"thresholds (see Diagnostics), so its interval and verdict are unreliable. {SIGN_NOTE}"
+        f"thresholds (see Diagnostics), so its interval and verdict are unreliable; 'not fitted': "
+        f"BEST had no proper posterior on these scores (see Diagnostics), read the rates. {SIGN_NOTE}"
     )
 
 
