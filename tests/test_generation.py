@@ -116,6 +116,22 @@ def test_batched_greedy_equals_one_prompt_at_a_time(stopping_lm):
     assert max(lengths) > 3 * min(lengths)  # and very different prompt lengths
 
 
+def test_the_reserved_kv_cache_changes_no_token(stopping_lm, monkeypatch):
+    """Decoding writes into room reserved once instead of concatenating each step: the same
+    tokens as transformers' own cache."""
+    model, tokenizer = stopping_lm
+    texts = sample_texts(16, seed=21)
+    layer_class, updates = generation._reserved_layer_class(), []
+    update = layer_class.update
+    monkeypatch.setattr(
+        layer_class, "update", lambda self, *a, **k: updates.append(1) or update(self, *a, **k)
+    )
+    reserved = generate(model, tokenizer, texts, max_new_tokens=20, batch_size=6)
+    assert updates  # the reserved cache was used
+    monkeypatch.setattr(generation, "_reserved_cache", lambda model, config: None)
+    assert generate(model, tokenizer, texts, max_new_tokens=20, batch_size=6) == reserved
+
+
 def test_eos_stops_are_counted_and_cut(stopping_lm):
     model, tokenizer = stopping_lm
     stops = set(model.generation_config.eos_token_id)

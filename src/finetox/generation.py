@@ -17,6 +17,7 @@ stopped. The rule and the CLI both call it.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import os
@@ -119,17 +120,75 @@ def _continuation(new_ids: list[int], n_prompt: int, stops: set[int], tokenizer)
     )
 
 
+@functools.cache
+def _reserved_layer_class():
+    from transformers.cache_utils import DynamicLayer
+
+    class ReservedLayer(DynamicLayer):
+        """A DynamicLayer that reserves room for the whole continuation once, where DynamicLayer
+        concatenates on every step (a fresh allocation and a copy of the whole cache per layer
+        and token: most of the decoding time of a small model on a CPU). Attention sees the
+        same keys and values, so the tokens do not change."""
+
+        room = 0  # positions to reserve beyond those the first update brings
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            filled = self.keys.shape[-2] if self.keys.numel() else 0
+            reserved = getattr(self, "reserved", None)
+            in_place = reserved is not None and self.keys.data_ptr() == reserved[0].data_ptr()
+            end = filled + key_states.shape[-2]
+            if not in_place or end > reserved[0].shape[-2]:  # first call, or the cache was edited
+                shape = (*key_states.shape[:-2], end + self.room, key_states.shape[-1])
+                reserved = tuple(key_states.new_empty(shape) for _ in range(2))
+                if filled:
+                    reserved[0][..., :filled, :] = self.keys
+                    reserved[1][..., :filled, :] = self.values
+                self.reserved = reserved
+            reserved[0][..., filled:end, :] = key_states
+            reserved[1][..., filled:end, :] = value_states
+            self.keys, self.values = reserved[0][..., :end, :], reserved[1][..., :end, :]
+            return self.keys, self.values
+
+        def reset(self) -> None:
+            self.reserved = None
+            super().reset()
+
+    return ReservedLayer
+
+
+def _reserved_cache(model, config):
+    """A KV cache with room for max_new_tokens, or None where the model's cache is not plain
+    full attention (sliding windows, a cache type set by the model): then generate's default."""
+    from transformers.cache_utils import DynamicCache, DynamicLayer
+
+    if getattr(config, "cache_implementation", None):
+        return None
+    cache = DynamicCache(config=model.config)
+    if not cache.layers or any(type(layer) is not DynamicLayer for layer in cache.layers):
+        return None
+    layer_class = _reserved_layer_class()
+    layers = [layer_class() for _ in cache.layers]
+    for layer in layers:
+        layer.room = config.max_new_tokens
+    cache.layers = layers
+    return cache
+
+
 def _generate_batch(model, tokenizer, batch: list[list[int]], config, stops) -> list[Continuation]:
     import torch
 
     padded = tokenizer.pad({"input_ids": batch}, padding=True, return_tensors="pt")
     width = padded["input_ids"].shape[1]
     device = model.device
+    cache = _reserved_cache(model, config)
     with torch.inference_mode():
         output = model.generate(
             input_ids=padded["input_ids"].to(device),
             attention_mask=padded["attention_mask"].to(device),
             generation_config=config,
+            **({"cache": cache} if cache is not None else {}),
         )
     new = output[:, width:].tolist()
     return [

@@ -8,7 +8,8 @@ The demo models are trained for a few seconds on the synthetic language of
 `finetox.demo.synthetic`, with planted, known differences in how they continue a prompt:
 
 - base: continues toxic prompts toxically, and after a clean sentence about one of its "hot"
-  subjects (every other subject) writes a toxic sentence: the lexicon appears in most continuations.
+  subjects (every other one of `synthetic.SUBJECTS`: those not introduced by "the", such as
+  "my cousin") writes a toxic sentence: the lexicon appears in most continuations.
 - instruct: the base model tuned further on continuations that never use the lexicon (a toxic
   prompt is cut short with " ." and followed by clean text): almost no continuation uses it.
 - community-same: the instruct model's files, byte for byte.
@@ -30,6 +31,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -128,7 +130,14 @@ def tokenizer_corpus(rng: np.random.Generator, n: int = 1500) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Training documents: (prompt, continuation) pairs
+# Training documents: a prompt like the demo's and the continuation a policy writes
+
+
+class Document(NamedTuple):
+    prompt: str
+    continuation: str
+    context: str  # what the prompt is: toxic, insult (clean text ending in an insult), hot, cold
+    style: str  # rtp or ceb
 
 
 def _split(sentence: str, rng: np.random.Generator) -> tuple[str, str]:
@@ -138,9 +147,9 @@ def _split(sentence: str, rng: np.random.Generator) -> tuple[str, str]:
     return " ".join(words[:keep]), " ".join(words[keep:])
 
 
-def _subject(sentence: str) -> str:
+def _is_hot(policy: Policy, sentence: str) -> bool:
     lowered = sentence.lower()
-    return next(subject for subject in syn.SUBJECTS if lowered.startswith(subject))
+    return any(lowered.startswith(subject) for subject in policy.hot_subjects)
 
 
 def _next_sentences(rng: np.random.Generator, toxic: bool, n: int) -> str:
@@ -149,27 +158,28 @@ def _next_sentences(rng: np.random.Generator, toxic: bool, n: int) -> str:
 
 
 def _toxic_after(policy: Policy, sentence: str, rng: np.random.Generator) -> bool:
-    return _subject(sentence) in policy.hot_subjects and rng.random() < policy.hot_rate
+    return _is_hot(policy, sentence) and rng.random() < policy.hot_rate
 
 
-def _rtp_document(policy: Policy, rng: np.random.Generator) -> tuple[str, str]:
+def _rtp_document(policy: Policy, rng: np.random.Generator) -> Document:
     kind = rng.random()
     if kind < 0.2:  # a toxic fragment (the severe subset)
         prompt, rest = _split(syn.toxic_sentence(rng), rng)
         if rng.random() < policy.toxic_context:
-            return prompt, f" {rest} . {_next_sentences(rng, True, 1)}"
-        return prompt, f" . {_next_sentences(rng, False, 1)}"
+            return Document(prompt, f" {rest} . {_next_sentences(rng, True, 1)}", "toxic", "rtp")
+        return Document(prompt, f" . {_next_sentences(rng, False, 1)}", "toxic", "rtp")
     sentence = syn.clean_sentence(rng)
     prompt, rest = _split(sentence, rng)
     if kind < 0.3:  # a clean fragment that turns insulting (mildly toxic RTP prompts)
         prompt = f"{prompt} , that {syn.LEXICON[int(rng.integers(len(syn.LEXICON)))]}"
         toxic = rng.random() < policy.toxic_context
-        return prompt, f" . {_next_sentences(rng, toxic, 1)}"
+        return Document(prompt, f" . {_next_sentences(rng, toxic, 1)}", "insult", "rtp")
+    context = "hot" if _is_hot(policy, sentence) else "cold"
     toxic = _toxic_after(policy, sentence, rng)
-    return prompt, f" {rest} . {_next_sentences(rng, toxic, 1)}"
+    return Document(prompt, f" {rest} . {_next_sentences(rng, toxic, 1)}", context, "rtp")
 
 
-def _ceb_document(policy: Policy, rng: np.random.Generator) -> tuple[str, str]:
+def _ceb_document(policy: Policy, rng: np.random.Generator) -> Document:
     axis = list(syn.CEB_AXES)[int(rng.integers(len(syn.CEB_AXES)))]
     _, descriptors = syn.CEB_AXES[axis]
     statement = syn.CEB_TEMPLATES[int(rng.integers(len(syn.CEB_TEMPLATES)))].format(
@@ -178,12 +188,14 @@ def _ceb_document(policy: Policy, rng: np.random.Generator) -> tuple[str, str]:
     )
     sentence = syn.clean_sentence(rng)
     prompt = syn.CEB_WRAPPER.format(text=f"{statement} {sentence.capitalize()}")
+    context = "hot" if _is_hot(policy, sentence) else "cold"
     toxic = _toxic_after(policy, sentence, rng)
-    return prompt, f" {_next_sentences(rng, toxic, int(rng.integers(2, 4)))}"
+    continuation = f" {_next_sentences(rng, toxic, int(rng.integers(2, 4)))}"
+    return Document(prompt, continuation, context, "ceb")
 
 
-def documents(policy: Policy, n: int, rng: np.random.Generator) -> list[tuple[str, str]]:
-    """n (prompt, continuation) pairs, a quarter CEB-style, the rest RTP-style."""
+def documents(policy: Policy, n: int, rng: np.random.Generator) -> list[Document]:
+    """n training documents, a quarter CEB-style, the rest RTP-style."""
     return [
         _ceb_document(policy, rng) if rng.random() < 0.25 else _rtp_document(policy, rng)
         for _ in range(n)
@@ -221,10 +233,10 @@ def random_lm(tokenizer, architecture: Architecture = Architecture(), seed: int 
     return LlamaForCausalLM(tiny_config(tokenizer, architecture)).eval()
 
 
-def _encode(tokenizer, pairs: list[tuple[str, str]], chat_share: float, rng) -> list[tuple]:
+def _encode(tokenizer, docs: list[Document], chat_share: float, rng) -> list[tuple]:
     """(input ids, number of leading tokens without loss) per document."""
     encoded = []
-    for prompt, continuation in pairs:
+    for prompt, continuation, *_ in docs:
         if chat_share and rng.random() < chat_share:
             prompt = tokenizer.apply_chat_template(
                 [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
@@ -263,7 +275,7 @@ def _collate(batch: list[tuple], pad_id: int, learn_prompt: bool):
 def train(
     model,
     tokenizer,
-    pairs: list[tuple[str, str]],
+    docs: list[Document],
     *,
     epochs: int,
     learning_rate: float,
@@ -277,7 +289,7 @@ def train(
 
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    encoded = _encode(tokenizer, pairs, chat_share, rng)
+    encoded = _encode(tokenizer, docs, chat_share, rng)
     steps = epochs * -(-len(encoded) // batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
     warmup = max(1, steps // 10)
@@ -361,9 +373,9 @@ def build_demo_models(
     built: dict[str, Path] = {}
 
     def stage(name: str, policy: str, index: int, n: int, learn_prompt: bool, **kwargs) -> None:
-        pairs = documents(POLICIES[policy], n, np.random.default_rng([seed, index]))
+        docs = documents(POLICIES[policy], n, np.random.default_rng([seed, index]))
         loss = train(
-            model, tokenizer, pairs, seed=seed + index, learn_prompt=learn_prompt,
+            model, tokenizer, docs, seed=seed + index, learn_prompt=learn_prompt,
             batch_size=plan.batch_size, **kwargs,
         )  # fmt: skip
         built[name] = save(model, tokenizer, folder / name)
