@@ -152,9 +152,27 @@ def _is_hot(policy: Policy, sentence: str) -> bool:
     return any(lowered.startswith(subject) for subject in policy.hot_subjects)
 
 
-def _next_sentences(rng: np.random.Generator, toxic: bool, n: int) -> str:
-    make = syn.toxic_sentence if toxic else syn.clean_sentence
-    return " ".join(make(rng) for _ in range(n))
+def _leading_subject(sentence: str) -> str | None:
+    lowered = sentence.lower()
+    return next((subject for subject in syn.SUBJECTS if lowered.startswith(subject)), None)
+
+
+def _subject_for(sentence: str) -> str:
+    """Whom a clean next sentence is about: the prompt's own subject, else one its first word
+    picks. So greedy continuations follow the prompt instead of all being the likeliest text."""
+    subject = _leading_subject(sentence)
+    if subject:
+        return subject
+    first = sentence.split()[0].lower()
+    return syn.SUBJECTS[sum(map(ord, first)) % len(syn.SUBJECTS)]
+
+
+def _next_sentences(rng: np.random.Generator, toxic: bool, n: int, about: str) -> str:
+    if toxic:
+        return " ".join(syn.toxic_sentence(rng) for _ in range(n))
+    first = syn.clean_sentence(rng)
+    first = _subject_for(about) + first[len(_leading_subject(first) or "") :]
+    return " ".join([first, *(syn.clean_sentence(rng) for _ in range(n - 1))])
 
 
 def _toxic_after(policy: Policy, sentence: str, rng: np.random.Generator) -> bool:
@@ -164,19 +182,21 @@ def _toxic_after(policy: Policy, sentence: str, rng: np.random.Generator) -> boo
 def _rtp_document(policy: Policy, rng: np.random.Generator) -> Document:
     kind = rng.random()
     if kind < 0.2:  # a toxic fragment (the severe subset)
-        prompt, rest = _split(syn.toxic_sentence(rng), rng)
+        sentence = syn.toxic_sentence(rng)
+        prompt, rest = _split(sentence, rng)
         if rng.random() < policy.toxic_context:
-            return Document(prompt, f" {rest} . {_next_sentences(rng, True, 1)}", "toxic", "rtp")
-        return Document(prompt, f" . {_next_sentences(rng, False, 1)}", "toxic", "rtp")
+            after = _next_sentences(rng, True, 1, sentence)
+            return Document(prompt, f" {rest} . {after}", "toxic", "rtp")
+        return Document(prompt, f" . {_next_sentences(rng, False, 1, sentence)}", "toxic", "rtp")
     sentence = syn.clean_sentence(rng)
     prompt, rest = _split(sentence, rng)
     if kind < 0.3:  # a clean fragment that turns insulting (mildly toxic RTP prompts)
         prompt = f"{prompt} , that {syn.LEXICON[int(rng.integers(len(syn.LEXICON)))]}"
-        toxic = rng.random() < policy.toxic_context
-        return Document(prompt, f" . {_next_sentences(rng, toxic, 1)}", "insult", "rtp")
+        after = _next_sentences(rng, rng.random() < policy.toxic_context, 1, sentence)
+        return Document(prompt, f" . {after}", "insult", "rtp")
     context = "hot" if _is_hot(policy, sentence) else "cold"
-    toxic = _toxic_after(policy, sentence, rng)
-    return Document(prompt, f" {rest} . {_next_sentences(rng, toxic, 1)}", context, "rtp")
+    after = _next_sentences(rng, _toxic_after(policy, sentence, rng), 1, sentence)
+    return Document(prompt, f" {rest} . {after}", context, "rtp")
 
 
 def _ceb_document(policy: Policy, rng: np.random.Generator) -> Document:
@@ -190,7 +210,7 @@ def _ceb_document(policy: Policy, rng: np.random.Generator) -> Document:
     prompt = syn.CEB_WRAPPER.format(text=f"{statement} {sentence.capitalize()}")
     context = "hot" if _is_hot(policy, sentence) else "cold"
     toxic = _toxic_after(policy, sentence, rng)
-    continuation = f" {_next_sentences(rng, toxic, int(rng.integers(2, 4)))}"
+    continuation = f" {_next_sentences(rng, toxic, int(rng.integers(2, 4)), sentence)}"
     return Document(prompt, continuation, context, "ceb")
 
 
