@@ -207,13 +207,14 @@ def build_demo_classifier(
     if out.exists():
         raise UserError(f"{out}: already exists; remove it to rebuild the demo classifier")
     started = time.perf_counter()
-    torch.set_num_threads(threads)
-    torch.manual_seed(seed)
     tokenizer = train_tokenizer(np.random.default_rng([seed, 1]))
     texts, labels = labelled_texts(np.random.default_rng([seed, 2]), n_train)
+    torch.manual_seed(seed)
     model = tiny_roberta(len(tokenizer))
     out.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
         _train(model, tokenizer, texts, labels, seed)
         model.save_pretrained(building)
@@ -237,6 +238,7 @@ def build_demo_classifier(
         (building / RECORD).write_text(json.dumps(record, indent=2) + "\n")
         os.replace(building, out)
     finally:
+        torch.set_num_threads(threads_before)
         shutil.rmtree(building, ignore_errors=True)
     log.info(
         "demo classifier: held-out accuracy %.3f, %d training texts (%.0f%% hate), built in %.1f s",
