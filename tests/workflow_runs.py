@@ -15,7 +15,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # never copied: the environment, and what a run writes
-NOT_COPIED = (".git", ".venv", "results", "logs", ".snakemake", ".pytest_cache", ".ruff_cache")
+NOT_COPIED = (
+    ".git",
+    ".venv",
+    "results",
+    "logs",
+    ".snakemake",
+    ".pytest_cache",
+    ".ruff_cache",
+    "__pycache__",
+)
 # written by a run, but not data: timings, figures, the report, run logs
 NOT_COMPARED_DIRS = ("benchmarks",)
 NOT_COMPARED_SUFFIXES = (".png", ".pdf", ".svg", ".html", ".log")
@@ -83,6 +92,7 @@ class Job:
     gpu: bool
     outputs: list[str] = field(default_factory=list)
     resources: str = ""
+    reason: str = ""
     slurm_id: int | None = None
 
 
@@ -93,12 +103,14 @@ def jobs_of(output: str) -> dict[int, Job]:
         jobid = int(re.search(r"^    jobid: (\d+)$", body, re.MULTILINE).group(1))
         resources = re.search(r"^    resources: (.*)$", body, re.MULTILINE)
         outputs = re.search(r"^    output: (.*)$", body, re.MULTILINE)
+        reason = re.search(r"^    reason: (.*)$", body, re.MULTILINE)
         jobs[jobid] = Job(
             rule=rule,
             local=bool(local),
             gpu=bool(resources and re.search(r"\bgpu=[1-9]", resources.group(1))),
             outputs=outputs.group(1).split(", ") if outputs else [],
             resources=resources.group(1) if resources else "",
+            reason=reason.group(1) if reason else "",
         )
     for jobid, slurm_id in SUBMITTED.findall(output):
         jobs[int(jobid)].slurm_id = int(slurm_id)
@@ -129,6 +141,27 @@ def data_files(results: Path) -> list[str]:
     return files
 
 
+# in JSON records: when and how fast a job ran, not what it made
+RUN_KEYS = re.compile(r"^created$|_s$|seconds|runtime|per_second")
+# peft writes this set in hash order, which differs between processes
+UNORDERED_KEYS = {"target_modules"}
+
+
+def comparable(value):
+    """A JSON value without its run timings, sets in a fixed order."""
+    if isinstance(value, dict):
+        return {
+            key: sorted(item)
+            if key in UNORDERED_KEYS and isinstance(item, list)
+            else comparable(item)
+            for key, item in value.items()
+            if not RUN_KEYS.search(key)
+        }
+    if isinstance(value, list):
+        return [comparable(item) for item in value]
+    return value
+
+
 def difference(a: Path, b: Path) -> str | None:
     """None when the two files hold the same data, else what differs."""
     if a.read_bytes() == b.read_bytes():
@@ -155,9 +188,8 @@ def difference(a: Path, b: Path) -> str | None:
             return f"tables differ: {error}"
         return None
     if a.suffix == ".json":
-        if json.loads(a.read_text()) != json.loads(b.read_text()):
-            return "JSON differs"
-        return None
+        left, right = (comparable(json.loads(path.read_text())) for path in (a, b))
+        return None if left == right else "JSON differs"
     if a.suffix == ".nc":
         import xarray as xr
 

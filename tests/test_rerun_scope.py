@@ -1,0 +1,139 @@
+"""Adding a model to a finished study reruns only what depends on it: the new model's generation
+and scoring, its comparison, and the cheap aggregates (tables, figures). Per-model jobs receive
+only their own model's settings, so changing one model's settings reruns none of the others."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from finetox.config import load_study
+from tests.conftest import REPO
+from tests.workflow_runs import failure, jobs_of, snakemake
+
+pytestmark = pytest.mark.slow
+
+NEW_SLUG = "tiny-community-again"
+AGGREGATE_RULES = set(
+    re.findall(r"^rule (\w+):", (REPO / "workflow/rules/results.smk").read_text(), re.M)
+) | {"all"}
+
+
+def snapshot(results: Path) -> dict[str, tuple[int, str]]:
+    """Every file under results/: (mtime in ns, sha256)."""
+    return {
+        path.relative_to(results).as_posix(): (
+            path.stat().st_mtime_ns,
+            hashlib.sha256(path.read_bytes()).hexdigest(),
+        )
+        for path in sorted(results.rglob("*"))
+        if path.is_file()
+    }
+
+
+def demo_config(root: Path) -> dict:
+    return yaml.safe_load((root / "config/demo.yaml").read_text())
+
+
+def write_config(root: Path, config: dict, name: str) -> str:
+    path = root / "config" / name
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return f"config/{name}"
+
+
+def dry_run(root: Path, configfile: str) -> dict:
+    result = snakemake(root, "--dry-run", "--cores", "2", "--configfile", configfile)
+    assert result.returncode == 0, failure(result)
+    return jobs_of(result.stdout + result.stderr)
+
+
+@pytest.fixture
+def finished_demo(demo_run, tmp_path) -> Path:
+    """A private copy of the finished demo (mtimes kept), to change."""
+    root = tmp_path / "finetox"
+    shutil.copytree(demo_run, root, symlinks=True)
+    return root
+
+
+def test_adding_a_community_model_reruns_only_its_jobs_and_the_aggregates(finished_demo):
+    root = finished_demo
+    assert not dry_run(root, "config/demo.yaml"), "the finished demo should be up to date"
+
+    config = demo_config(root)
+    community = config["families"]["tiny"]["community"]
+    community.append(
+        {**community[0], "slug": NEW_SLUG, "label": NEW_SLUG}
+    )  # same weights, new name
+    configfile = write_config(root, config, "demo-plus.yaml")
+    before_study, after_study = load_study(demo_config(root)), load_study(copy.deepcopy(config))
+    new_models = set(after_study.model_names) - set(before_study.model_names)
+    new_pairs = {pair.name for pair in after_study.comparisons} - {
+        pair.name for pair in before_study.comparisons
+    }
+    assert len(new_models) == 1 and len(new_pairs) == 1, (new_models, new_pairs)
+    (new_model,), (new_pair,) = new_models, new_pairs
+
+    jobs = dry_run(root, configfile)
+    scheduled = sorted(f"{job.rule}: {', '.join(job.outputs)}" for job in jobs.values())
+    print("dry run after adding a model:\n  " + "\n  ".join(scheduled))
+    per_model = [job for job in jobs.values() if job.rule not in AGGREGATE_RULES]
+    outputs = {output for job in per_model for output in job.outputs}
+    assert {
+        f"results/generations/{new_model}.parquet",
+        f"results/scores/{new_model}.parquet",
+        f"results/comparisons/{new_pair}.csv",
+    } <= outputs, scheduled
+    foreign = [
+        job.rule
+        for job in per_model
+        if not all(new_model in output or new_pair in output for output in job.outputs)
+    ]
+    assert not foreign, f"jobs of other models scheduled: {foreign}\n{scheduled}"
+    assert len(per_model) == len({job.rule for job in per_model}), scheduled  # one job per stage
+    assert {job.rule for job in jobs.values()} & (AGGREGATE_RULES - {"all"}), "no aggregate reruns"
+
+    before = snapshot(root / "results")
+    result = snakemake(root, "--cores", "2", "--configfile", configfile)
+    assert result.returncode == 0, failure(result)
+    after = snapshot(root / "results")
+    rewritten = {output for job in jobs.values() for output in job.outputs}
+    unchanged_expected = {
+        name
+        for name in before
+        if not name.startswith("benchmarks/")
+        and not any(f"results/{name}".startswith(output) for output in rewritten)
+    }
+    changed = sorted(name for name in unchanged_expected if after.get(name) != before[name])
+    assert not changed, f"earlier outputs touched: {changed}"
+    assert any(name.startswith("generations/") for name in unchanged_expected)
+    assert f"scores/{new_model}.parquet" in after
+
+
+def test_per_model_jobs_get_only_their_own_models_settings(finished_demo):
+    root = finished_demo
+    config = demo_config(root)
+    changed = config["families"]["tiny"]["community"][1]
+    changed["batch_size"] = 3
+    configfile = write_config(root, config, "demo-batch.yaml")
+    model = next(
+        spec.name
+        for spec in load_study(copy.deepcopy(config)).models.values()
+        if spec.slug == changed["slug"]
+    )
+
+    jobs = dry_run(root, configfile)
+    foreign = [
+        f"{job.rule}: {job.outputs}"
+        for job in jobs.values()
+        if job.rule not in AGGREGATE_RULES and not all(model in out for out in job.outputs)
+    ]
+    assert not foreign, f"other models' jobs would rerun: {foreign}"
+    # `--list-changes params` of Snakemake 9.27 lists unchanged jobs too; the reasons are exact
+    params_changed = [job for job in jobs.values() if job.reason.startswith("Params have changed")]
+    assert [job.outputs for job in params_changed] == [[f"results/generations/{model}.parquet"]]
