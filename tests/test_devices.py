@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -101,3 +102,58 @@ def test_the_model_stages_claim_before_choosing_their_device(monkeypatch, tmp_pa
     monkeypatch.setattr(devices, "claim_gpu", lambda: claimed.append(True))
     loading.device()
     assert claimed == [True]
+
+
+GPU_JOB = textwrap.dedent(
+    """
+    import os, time
+    from finetox.devices import claim_gpu
+    started = time.time()
+    device = claim_gpu()
+    time.sleep(2)
+    with open(snakemake.output[0], "w") as out:
+        out.write(f"{device} {os.environ['CUDA_VISIBLE_DEVICES']} {started} {time.time()}")
+    """
+)
+GPU_WORKFLOW = textwrap.dedent(
+    """
+    rule all:
+        input: expand("gpu{i}.txt", i=range(4))
+
+    rule gpu_job:
+        output: "gpu{i}.txt"
+        resources: gpu=1
+        script: "job.py"
+    """
+)
+
+
+def test_the_workstation_profile_runs_gpu_jobs_one_per_gpu_each_on_its_own(tmp_path):
+    from tests.conftest import REPO
+    from tests.workflow_runs import failure, snakemake
+
+    (tmp_path / "Snakefile").write_text(GPU_WORKFLOW)
+    (tmp_path / "job.py").write_text(GPU_JOB)
+    env = {
+        **os.environ,
+        "FINETOX_GPUS": "0,1",
+        "FINETOX_GPU_LOCK_DIR": str(tmp_path / "locks"),
+    }
+    profile = str(REPO / "profiles" / "workstation")
+    result = snakemake(
+        tmp_path, "--profile", profile, "--cores", "4", "--resources", "gpu=2", env=env
+    )
+    assert result.returncode == 0, failure(result)
+    jobs = []
+    for path in sorted(tmp_path.glob("gpu*.txt")):
+        device, visible, started, ended = path.read_text().split()
+        assert device == visible and device in {"0", "1"}
+        jobs.append((device, float(started), float(ended)))
+    assert len(jobs) == 4
+    overlapping = [
+        (a, b) for i, a in enumerate(jobs) for b in jobs[i + 1 :] if a[1] < b[2] and b[1] < a[2]
+    ]
+    assert overlapping, "two GPU jobs should run at once with gpu=2"
+    assert all(a[0] != b[0] for a, b in overlapping), f"two jobs shared a GPU: {overlapping}"
+    at_once = max(sum(s <= start < e for _, s, e in jobs) for _, start, _ in jobs)
+    assert at_once <= 2

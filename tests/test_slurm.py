@@ -84,7 +84,12 @@ def test_every_cluster_job_was_submitted_with_sbatch_and_completed(cluster, slur
 
     report = {
         "slurm_jobs": {
-            str(job.slurm_id): {"rule": job.rule, "gpu": job.gpu, "exit": outcome[job.slurm_id]}
+            str(job.slurm_id): {
+                "rule": job.rule,
+                "output": job.outputs[0] if job.outputs else "",
+                "gpu": job.gpu,
+                "exit": outcome[job.slurm_id],
+            }
             for job in sorted(remote.values(), key=lambda job: job.slurm_id)
         },
         "local_rules": sorted(job.rule for job in jobs.values() if job.local),
