@@ -32,11 +32,24 @@ def _check_config(parser: argparse.ArgumentParser) -> None:
         from finetox.config import load_study_file
 
         study = load_study_file(args.config, workdir=args.workdir)
-        print(f"{args.config}: valid; {len(study.models)} models, {len(study.comparisons)} comparisons")
+        print(
+            f"{args.config}: valid; {len(study.models)} models, {len(study.comparisons)} comparisons"
+        )
         for spec in study.models.values():
             print(f"  model  {spec.name:40s} {spec.role:14s} {spec.source}")
         for comparison in study.comparisons:
             print(f"  pair   {comparison.name:60s} {comparison.kind}")
+        return 0
+
+    parser.set_defaults(handler=run)
+
+
+@command("config-reference", "print every config key (type, default, meaning) as Markdown")
+def _config_reference(parser: argparse.ArgumentParser) -> None:
+    def run(args: argparse.Namespace) -> int:
+        from finetox.config import config_reference
+
+        print(config_reference(), end="")
         return 0
 
     parser.set_defaults(handler=run)
