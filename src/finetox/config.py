@@ -630,8 +630,13 @@ def _reference_rows(
             continue
         if ref:
             seen[ref] = path
+        inherited = [_resolve(part, root).get("description") for part in sub.get("allOf", [])]
         description = " ".join(
-            str(sub.get("description") or resolved.get("description") or "").split()
+            str(
+                sub.get("description")
+                or resolved.get("description")
+                or next((text for text in inherited if text), "")
+            ).split()
         )
         default = sub.get("default", resolved.get("default", ""))
         nested = _object_properties(resolved, root)
