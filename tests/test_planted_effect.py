@@ -71,16 +71,33 @@ def test_rate_verdict_in_total_is_the_planted_one(demo_run, pair):
         assert expected * row["rate_hdi_low_pp"] > 0 or expected * row["rate_hdi_high_pp"] > 0
 
 
+# What BEST can see. Its Student-t location follows the bulk of the scores (nu falls to about 1 on
+# toxicity scores), so it moves only where the planted change moves most generations: base vs
+# instruct (toxic in 62% of prompts against none). The Dolly and community-toxic models are toxic
+# in a minority of prompts (14%, 30%) and say the same clean sentences as instruct elsewhere, which
+# the demo classifier scores identically: their bulk does not move, BEST rightly finds no shift of
+# location there, and the rate view is the verdict (see the estimation stage and the README).
+BEST_SEES = {
+    "tiny-base__vs__tiny-instruct": +1,
+    "tiny-instruct__vs__tiny-instruct-dolly": None,
+    "tiny-instruct__vs__tiny-community-same": 0,
+    "tiny-instruct__vs__tiny-community-toxic": None,
+}
+
+
 @pytest.mark.parametrize("pair", list(PLANTED))
 def test_best_verdict_in_total_is_the_planted_one(demo_run, pair):
-    """BEST on the continuous scores (the paper's analysis) agrees in sign and credibility."""
+    """BEST on the continuous scores (the paper's analysis): credible with the planted sign where
+    the planted change moves the bulk, never credible for the null pair, never the wrong sign."""
     row = total_row(demo_run, pair)
     assert row["best_converged"], (
         f"{pair}: BEST in total missed its diagnostics: {row['diagnostics']}"
     )
-    expected = PLANTED[pair]
+    expected = BEST_SEES[pair]
     if expected == 0:
         assert not row["best_credible"], row.to_dict()
+    elif expected is None:
+        assert not (row["best_credible"] and PLANTED[pair] * row["best_diff"] < 0), row.to_dict()
     else:
         assert row["best_credible"], row.to_dict()
         assert expected * row["best_diff"] > 0, row.to_dict()
