@@ -8,7 +8,13 @@ from collections import Counter
 import pytest
 import yaml
 
-from finetox.config import ConfigError, build_study, load_study
+from finetox.config import (
+    ConfigError,
+    build_study,
+    config_reference,
+    load_study,
+    update_reference,
+)
 from tests.conftest import REPO
 
 
@@ -288,3 +294,14 @@ def test_build_study_is_deterministic(paper):
     again = build_study(study.config)
     assert list(again.models) == list(study.models)
     assert [c.name for c in again.comparisons] == [c.name for c in study.comparisons]
+
+
+def test_readme_config_reference_is_current(tmp_path):
+    readme = (REPO / "README.md").read_text()
+    copy_ = tmp_path / "README.md"
+    copy_.write_text(readme)
+    update_reference(copy_)
+    assert copy_.read_text() == readme, "run: finetox config-reference --update README.md"
+    for line in config_reference().splitlines()[2:]:
+        key = line.split("|")[1].strip().strip("`")
+        assert f"`{key}`" in readme

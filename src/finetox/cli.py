@@ -46,10 +46,15 @@ def _check_config(parser: argparse.ArgumentParser) -> None:
 
 @command("config-reference", "print every config key (type, default, meaning) as Markdown")
 def _config_reference(parser: argparse.ArgumentParser) -> None:
-    def run(args: argparse.Namespace) -> int:
-        from finetox.config import config_reference
+    parser.add_argument("--update", metavar="README", help="rewrite the reference in this file")
 
-        print(config_reference(), end="")
+    def run(args: argparse.Namespace) -> int:
+        from finetox.config import config_reference, update_reference
+
+        if args.update:
+            update_reference(args.update)
+        else:
+            print(config_reference(), end="")
         return 0
 
     parser.set_defaults(handler=run)

@@ -673,3 +673,18 @@ def config_reference(schema: dict | None = None) -> str:
     for path, kind, default, description in _reference_rows(schema, schema, ""):
         lines.append(f"| `{path}` | {kind} | {default} | {description} |")
     return "\n".join(lines) + "\n"
+
+
+REFERENCE_START = "<!-- config-reference:start -->"
+REFERENCE_END = "<!-- config-reference:end -->"
+
+
+def update_reference(path: str | Path) -> None:
+    """Replace the text between the reference markers of `path` with the current reference."""
+    path = Path(path)
+    text = path.read_text()
+    if REFERENCE_START not in text or REFERENCE_END not in text:
+        raise UserError(f"{path}: no {REFERENCE_START} ... {REFERENCE_END} markers")
+    head, rest = text.split(REFERENCE_START, 1)
+    tail = rest.split(REFERENCE_END, 1)[1]
+    path.write_text(f"{head}{REFERENCE_START}\n{config_reference()}{REFERENCE_END}{tail}")
