@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,13 +46,15 @@ def snakemake(*args: str, cwd: Path = REPO, check: bool = True) -> subprocess.Co
 
 
 def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry run."""
-    table = output.split("Job stats:", 1)[1].split("Reasons:", 1)[0]
+    """The 'Job stats' table of a dry run (the lines up to the first blank one after it)."""
+    lines = output.split("Job stats:", 1)[1].strip("\n").splitlines()
     counts = {}
-    for line in table.splitlines():
-        match = re.match(r"^(\S+)\s+(\d+)$", line.strip())
-        if match and match.group(1) != "total":
-            counts[match.group(1)] = int(match.group(2))
+    for line in lines[2:]:  # the header and its rule
+        if not line.strip():
+            break
+        rule, count = line.split()
+        if rule != "total":
+            counts[rule] = int(count)
     return counts
 
 
