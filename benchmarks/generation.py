@@ -28,8 +28,6 @@ import argparse
 import json
 import os
 import re
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from processes import timed
 
 BIN = Path(sys.executable).parent
 SEED_BATCH_SIZE = 16
@@ -130,21 +129,6 @@ def seed_loop(model_dir: str, prompts: str, out: str, dtype: str) -> None:
     frame["n_new_tokens"] = [len(ids) for ids in cut]
     frame["stop_reason"] = ["eos" if eos in ids else "length" for ids in cut]
     frame.to_parquet(out)
-
-
-def timed(command: list[str], threads: int) -> tuple[float, float, str]:
-    """Wall and CPU seconds (user + system) of a whole process, and its stderr."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    env.setdefault("FINETOX_PROGRESS_INTERVAL", "600")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    if done.returncode != 0:
-        sys.exit(f"failed: {' '.join(command)}\n{done.stderr[-3000:]}")
-    return seconds, cpu, done.stderr
 
 
 def generation_seconds(stderr: str) -> float:

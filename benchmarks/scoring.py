@@ -21,8 +21,6 @@ import argparse
 import json
 import os
 import re
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from processes import timed
 
 BIN = Path(sys.executable).parent
 
@@ -114,23 +113,6 @@ def reference_side(model: str, generations: str, out: str) -> None:
     frame["score"] = pipeline_scores(classifier, frame["generation"].tolist(), "hate")
     print(f"scoring {time.perf_counter() - started:.2f} s", file=sys.stderr)
     frame.to_parquet(out)
-
-
-def timed(command: list[str], threads: int | None = None) -> tuple[float, float, str]:
-    """Wall and CPU seconds (user + system) of a whole process, and what it wrote to stderr.
-    On a machine shared with other work, CPU seconds stay steadier than wall seconds."""
-    env = dict(os.environ)
-    if threads:
-        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    if done.returncode != 0:
-        sys.exit(f"failed: {' '.join(command)}\n{done.stderr[-3000:]}")
-    return seconds, cpu, done.stderr
 
 
 def scoring_seconds(stderr: str) -> float:

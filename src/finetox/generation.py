@@ -34,6 +34,7 @@ import pandas as pd
 
 from finetox import __version__
 from finetox.io import InputError, UserError, atomic_path, frame_sha256, read_table, write_table
+from finetox.loading import free_gpu_memory
 from finetox.logs import progress_interval
 
 log = logging.getLogger("finetox.generation")
@@ -232,7 +233,7 @@ def iter_batches(
         except Exception as error:
             if not (auto and size > 1 and _is_out_of_memory(error)):
                 raise
-            _free_gpu_memory()
+            free_gpu_memory()
             size //= 2
             log.warning(
                 "out of GPU memory with %d prompts per batch; going on with %d", size * 2, size
@@ -240,16 +241,6 @@ def iter_batches(
             continue
         position += len(indices)
         yield indices, continuations
-
-
-def _free_gpu_memory() -> None:
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def generate(

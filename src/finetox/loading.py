@@ -30,6 +30,15 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def free_gpu_memory() -> None:
+    """Drop what Python still holds and give cached CUDA blocks back (after an out-of-memory)."""
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def resolve_dtype(dtype: str = "auto", on: torch.device | None = None) -> torch.dtype:
     """auto: bfloat16 on a GPU that has it, else float16 on GPU; float32 on CPU."""
     if dtype != "auto":

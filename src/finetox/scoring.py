@@ -15,7 +15,6 @@ at the threshold.
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import os
@@ -31,7 +30,7 @@ import pandas as pd
 import torch
 
 from finetox.io import InputError, UserError, atomic_path, read_table
-from finetox.loading import describe_source, device, hub_kwargs
+from finetox.loading import describe_source, device, free_gpu_memory, hub_kwargs
 from finetox.logs import progress_interval
 
 log = logging.getLogger("finetox.scoring")
@@ -411,17 +410,11 @@ def score_generations(
         out[f"score_{spec.name}"] = scores
         out[f"toxic_{spec.name}"] = scores > spec.threshold
         del classifier
-        _release_memory()
+        free_gpu_memory()
     out["toxic"] = out[f"toxic_{classifiers[0].name}"]
     _log_summary(out, texts, classifiers, loading, scoring)
     metadata = {"primary": classifiers[0].name, "classifiers": [c.record() for c in classifiers]}
     return out, metadata
-
-
-def _release_memory() -> None:
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def _log_summary(
