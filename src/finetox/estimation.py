@@ -33,14 +33,19 @@ import numpy as np
 import pandas as pd
 
 from finetox.config import SUBSETS, fill_defaults, load_schema
-from finetox.io import InputError, UserError, atomic_path, read_table, write_table
+from finetox.io import (
+    InputError,
+    UserError,
+    atomic_path,
+    parquet_metadata,
+    read_table,
+    write_table,
+)
 from finetox.logs import progress_interval
 
 log = logging.getLogger("finetox.estimation")
 
 TOTAL = "total"
-# the Parquet key-value metadata key of a scores file (written by the scoring stage)
-SCORES_METADATA_KEY = "finetox"
 DEFAULT_THRESHOLD = 0.5
 # Monte Carlo draws of each rate posterior: the HDI of the difference is then stable to about
 # 0.02 percentage points, far below anything a table reports.
@@ -147,18 +152,7 @@ def scores_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The `finetox` metadata of a Parquet scores file, or {} (CSV, JSONL, foreign Parquet)."""
     if Path(path).suffix.lower() != ".parquet":
         return {}
-    import pyarrow.parquet as pq
-
-    metadata = pq.read_schema(path).metadata or {}
-    raw = metadata.get(SCORES_METADATA_KEY.encode())
-    if raw is None:
-        return {}
-    try:
-        return json.loads(raw)
-    except ValueError as error:
-        raise InputError(
-            f"{path}: its '{SCORES_METADATA_KEY}' metadata is not JSON: {error}"
-        ) from error
+    return parquet_metadata(path) or {}
 
 
 def resolve_score_column(

@@ -33,7 +33,15 @@ from typing import Any
 import pandas as pd
 
 from finetox import __version__
-from finetox.io import InputError, UserError, atomic_path, frame_sha256, read_table, write_table
+from finetox.io import (
+    InputError,
+    UserError,
+    atomic_path,
+    frame_sha256,
+    read_table,
+    write_parquet,
+    write_table,
+)
 from finetox.loading import free_gpu_memory
 from finetox.logs import progress_interval
 
@@ -386,16 +394,10 @@ def _assemble(prompts: pd.DataFrame, done: pd.DataFrame) -> pd.DataFrame:
 
 def _write_output(frame: pd.DataFrame, out: Path, metadata: dict[str, Any]) -> None:
     """Atomically; a Parquet output carries its settings under the metadata key 'finetox'."""
-    if out.suffix.lower() != ".parquet":
+    if out.suffix.lower() == ".parquet":
+        write_parquet(frame, out, metadata)
+    else:
         write_table(frame, out)
-        return
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    schema_metadata = {**(table.schema.metadata or {}), b"finetox": json.dumps(metadata).encode()}
-    with atomic_path(out) as tmp:
-        pq.write_table(table.replace_schema_metadata(schema_metadata), tmp)
 
 
 def _check_sources(settings: dict[str, Any], adapter) -> None:

@@ -10,10 +10,12 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 TABLE_SUFFIXES = (".parquet", ".jsonl", ".json", ".csv")
+METADATA_KEY = "finetox"  # the Parquet key-value metadata key of the stages' outputs
 
 
 class UserError(ValueError):
@@ -45,6 +47,37 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def write_parquet(frame: pd.DataFrame, path: str | os.PathLike, metadata: Any) -> None:
+    """Parquet, atomically, with `metadata` as JSON under the key-value metadata key `finetox`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    schema_metadata = {
+        **(table.schema.metadata or {}),
+        METADATA_KEY.encode(): json.dumps(metadata).encode(),
+    }
+    with atomic_path(path) as tmp:
+        pq.write_table(table.replace_schema_metadata(schema_metadata), tmp)
+
+
+def parquet_metadata(path: str | os.PathLike) -> Any | None:
+    """What `write_parquet` stored in a Parquet file, or None where it stored nothing."""
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except Exception as error:
+        raise InputError(f"{path}: cannot be read as parquet: {error}") from error
+    raw = metadata.get(METADATA_KEY.encode())
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        raise InputError(f"{path}: its '{METADATA_KEY}' metadata is not JSON: {error}") from error
 
 
 def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pd.DataFrame:

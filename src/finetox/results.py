@@ -13,7 +13,6 @@ model is more toxic.
 from __future__ import annotations
 
 import html
-import json
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from finetox.config import COMPARISON_KINDS, FORMAT_SUFFIX, SUBSETS, Study
-from finetox.io import InputError, atomic_path, read_table, write_table
+from finetox.io import InputError, atomic_path, parquet_metadata, read_table, write_table
 
 log = logging.getLogger("finetox.results")
 
@@ -210,17 +208,7 @@ def percent_one_decimal(toxic: int, total: int) -> float:
 
 def score_metadata(path: str | Path) -> dict[str, Any]:
     """The scoring stage's Parquet metadata (primary classifier and the classifier list)."""
-    try:
-        metadata = pq.read_schema(path).metadata or {}
-    except Exception as error:
-        raise InputError(f"{path}: cannot be read as parquet: {error}") from error
-    raw = metadata.get(b"finetox")
-    if raw is None:
-        return {}
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}: metadata 'finetox' is not JSON: {error}") from error
+    return parquet_metadata(path) or {}
 
 
 def _flags(frame: pd.DataFrame, column: str, path: str | Path) -> pd.Series:

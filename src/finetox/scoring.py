@@ -15,7 +15,6 @@ at the threshold.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -29,14 +28,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from finetox.io import InputError, UserError, atomic_path, read_table
+from finetox.io import (
+    METADATA_KEY,
+    InputError,
+    UserError,
+    parquet_metadata,
+    read_table,
+    write_parquet,
+)
 from finetox.loading import describe_source, device, free_gpu_memory, hub_kwargs
 from finetox.logs import progress_interval
 
 log = logging.getLogger("finetox.scoring")
 
 # the Parquet key-value metadata key of a scores file (the estimation stage reads it)
-METADATA_KEY = "finetox"
 REQUIRED_COLUMNS = ["prompt_id", "generation"]
 # Models that number positions from padding_idx + 1, so they hold that many fewer tokens
 # than max_position_embeddings.
@@ -445,27 +450,18 @@ def _log_summary(
 
 def write_scores(frame: pd.DataFrame, metadata: dict[str, Any], path: str | os.PathLike) -> None:
     """Parquet with the classifier description under the key-value metadata key `finetox`."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     path = Path(path)
     if path.suffix.lower() != ".parquet":
         raise InputError(f"{path}: scores are written as Parquet (their metadata needs it)")
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    schema_metadata = dict(table.schema.metadata or {})
-    schema_metadata[METADATA_KEY.encode()] = json.dumps(metadata).encode()
-    with atomic_path(path) as tmp:
-        pq.write_table(table.replace_schema_metadata(schema_metadata), tmp)
+    write_parquet(frame, path, metadata)
 
 
 def scores_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The `finetox` metadata of a scores file: {"primary": name, "classifiers": [...]}."""
-    import pyarrow.parquet as pq
-
-    metadata = pq.read_schema(path).metadata or {}
-    if METADATA_KEY.encode() not in metadata:
+    metadata = parquet_metadata(path)
+    if metadata is None:
         raise InputError(f"{path}: not a finetox scores file (no '{METADATA_KEY}' metadata)")
-    return json.loads(metadata[METADATA_KEY.encode()])
+    return metadata
 
 
 def score_file(
