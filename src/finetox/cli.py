@@ -23,6 +23,13 @@ def command(name: str, help: str):
     return register
 
 
+def auto_or_count(value: str) -> int | str:
+    """An argparse type: "auto" or a positive whole number."""
+    if value == "auto" or (value.isdigit() and int(value) > 0):
+        return value if value == "auto" else int(value)
+    raise argparse.ArgumentTypeError(f"{value!r}: give a positive number or auto")
+
+
 @command("check-config", "validate a study config and list its models and comparisons")
 def _check_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", nargs="?", default="config/config.yaml")
@@ -157,11 +164,6 @@ def _results(parser: argparse.ArgumentParser) -> None:
 
 @command("score", "score generations with a toxicity classifier, as evaluate's toxicity does")
 def _score(parser: argparse.ArgumentParser) -> None:
-    def auto_or_count(value: str) -> int | str:
-        if value == "auto" or (value.isdigit() and int(value) > 0):
-            return value if value == "auto" else int(value)
-        raise argparse.ArgumentTypeError(f"{value!r}: give a positive number or auto")
-
     parser.add_argument("--classifier", required=True, metavar="ID_OR_PATH", help="hub id/folder")
     parser.add_argument("--label", default="hate", help="the toxic label's name in id2label")
     parser.add_argument("--threshold", type=float, default=0.5, help="toxic when score > this")
@@ -216,11 +218,6 @@ def _score(parser: argparse.ArgumentParser) -> None:
 
 @command("generate", "greedy continuations of a prompt table with one model (resumable)")
 def _generate(parser: argparse.ArgumentParser) -> None:
-    def batch_size(value: str) -> int | str:
-        if value == "auto" or (value.isdigit() and int(value) > 0):
-            return value if value == "auto" else int(value)
-        raise argparse.ArgumentTypeError(f"{value!r}: give a positive number or auto")
-
     parser.add_argument("--model", required=True, metavar="ID_OR_PATH", help="hub id or folder")
     parser.add_argument("--adapter", metavar="DIR", help="a LoRA adapter folder to apply")
     parser.add_argument("--revision", help="branch, tag or commit of a hub model")
@@ -238,7 +235,7 @@ def _generate(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, help="Parquet, JSONL or CSV to write")
     parser.add_argument("--max-new-tokens", type=int, default=50)
-    parser.add_argument("--batch-size", type=batch_size, default="auto", help="N or auto")
+    parser.add_argument("--batch-size", type=auto_or_count, default="auto", help="N or auto")
     parser.add_argument("--max-batch-size", type=int, default=128, help="where auto starts")
     parser.add_argument("--prompt-format", default="raw", choices=["raw", "chat_template"])
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
