@@ -35,25 +35,19 @@ BIN = Path(sys.executable).parent
 
 def build_classifier(folder: Path, layers: int, hidden: int, seed: int = 0) -> None:
     import torch
-    from transformers import RobertaConfig, RobertaForSequenceClassification
+    from transformers import RobertaForSequenceClassification
 
-    from finetox.demo.tiny_classifier import LABELS, train_tokenizer
+    from finetox.demo.tiny_classifier import roberta_config, train_tokenizer
 
     tokenizer = train_tokenizer(np.random.default_rng([seed, 1]))
     tokenizer.model_max_length = 512
-    config = RobertaConfig(
-        vocab_size=len(tokenizer),
+    config = roberta_config(
+        len(tokenizer),
+        tokenizer.model_max_length,
         hidden_size=hidden,
         num_hidden_layers=layers,
         num_attention_heads=hidden // 64,
         intermediate_size=4 * hidden,
-        max_position_embeddings=514,
-        type_vocab_size=1,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-        id2label=LABELS,
-        label2id={name: index for index, name in LABELS.items()},
         initializer_range=0.1,  # at 0.02 a deep random model gives every text near-equal features
     )
     torch.manual_seed(seed)

@@ -141,23 +141,31 @@ def train_tokenizer(rng: np.random.Generator, vocab_size: int = 1000):
     )
 
 
-def tiny_roberta(vocab_size: int):
-    from transformers import RobertaConfig, RobertaForSequenceClassification
+def roberta_config(vocab_size: int, max_length: int, **sizes):
+    """A RoBERTa classifier config with this tokenizer's special ids and the demo's labels;
+    `sizes` are RobertaConfig's (hidden_size, num_hidden_layers, ...)."""
+    from transformers import RobertaConfig
 
-    config = RobertaConfig(
+    return RobertaConfig(
         vocab_size=vocab_size,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=128,
-        max_position_embeddings=MAX_LENGTH + 2,  # RoBERTa positions start after the pad id (1)
+        max_position_embeddings=max_length + 2,  # RoBERTa positions start after the pad id (1)
         type_vocab_size=1,
         pad_token_id=1,
         bos_token_id=0,
         eos_token_id=2,
         id2label=LABELS,
         label2id={name: index for index, name in LABELS.items()},
+        **sizes,
     )
+
+
+def tiny_roberta(vocab_size: int):
+    from transformers import RobertaForSequenceClassification
+
+    config = roberta_config(
+        vocab_size, MAX_LENGTH,
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+    )  # fmt: skip
     return RobertaForSequenceClassification(config)
 
 
