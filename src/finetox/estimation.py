@@ -456,10 +456,10 @@ def improper_reason(scores: pd.Series | np.ndarray, side: str) -> str | None:
     there is no posterior to sample: the sampler only runs towards sigma = 0, slowly.
     """
     values = np.asarray(scores, dtype=float)
-    _, counts = np.unique(values, return_counts=True)
+    uniques, counts = np.unique(values, return_counts=True)
     tied = int(counts.max())
     if tied * 2 > len(values):
-        value = float(pd.Series(values).mode().iloc[0])
+        value = float(uniques[counts.argmax()])
         return (
             f"{tied} of {len(values)} scores of {side} are exactly {value:.6g}, which makes its "
             "posterior improper (sigma -> 0); read the rates"
