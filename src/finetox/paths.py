@@ -1,0 +1,97 @@
+"""Where every output of the workflow lives. The rules, the CLI's defaults and the results stage
+all take their paths from here; file names use model slugs and pair names, never hub ids."""
+
+from __future__ import annotations
+
+RESULTS = "results"
+LOGS = "logs"
+TABLE_FORMATS = ("csv", "md", "tex", "html")
+FIGURE_FORMATS = ("png", "pdf")
+# demo models the workflow builds itself (config demo.build_models)
+DEMO_LMS = ("base", "instruct", "community-same", "community-toxic")
+DEMO_CLASSIFIER = "classifier"
+
+
+def prompt_set(root: str = RESULTS) -> str:
+    return f"{root}/prompts/prompt_set.parquet"
+
+
+def prompt_manifest(root: str = RESULTS) -> str:
+    return f"{root}/prompts/manifest.json"
+
+
+def tuned_dir(root: str = RESULTS) -> str:
+    return f"{root}/tuned"
+
+
+def adapter(slug: str, root: str = RESULTS) -> str:
+    """The tune stage's output for one tuned model: its LoRA adapter folder."""
+    return f"{tuned_dir(root)}/{slug}"
+
+
+def checkpoints(slug: str, root: str = RESULTS) -> str:
+    """Outside the adapter folder, so a killed tuning job resumes while its output is missing."""
+    return f"{tuned_dir(root)}/.checkpoints/{slug}"
+
+
+def generations_dir(root: str = RESULTS) -> str:
+    return f"{root}/generations"
+
+
+def generations(model: str, root: str = RESULTS) -> str:
+    return f"{generations_dir(root)}/{model}.parquet"
+
+
+def scores_dir(root: str = RESULTS) -> str:
+    return f"{root}/scores"
+
+
+def scores(model: str, root: str = RESULTS) -> str:
+    return f"{scores_dir(root)}/{model}.parquet"
+
+
+def comparisons_dir(root: str = RESULTS) -> str:
+    return f"{root}/comparisons"
+
+
+def comparison(pair: str, root: str = RESULTS) -> str:
+    """The comparison table (CSV) of a pair."""
+    return f"{comparisons_dir(root)}/{pair}.csv"
+
+
+def posterior(pair: str, root: str = RESULTS) -> str:
+    """The posterior draws (NetCDF) of a pair."""
+    return f"{comparisons_dir(root)}/{pair}.nc"
+
+
+def tables_dir(root: str = RESULTS) -> str:
+    return f"{root}/tables"
+
+
+def figures_dir(root: str = RESULTS) -> str:
+    return f"{root}/figures"
+
+
+def table_files(name: str, root: str = RESULTS) -> list[str]:
+    return [f"{tables_dir(root)}/{name}.{ext}" for ext in TABLE_FORMATS]
+
+
+def figure_files(name: str, root: str = RESULTS) -> list[str]:
+    return [f"{figures_dir(root)}/{name}.{ext}" for ext in FIGURE_FORMATS]
+
+
+def demo_models_dir(root: str = RESULTS) -> str:
+    return f"{root}/demo/models"
+
+
+def demo_model(name: str, root: str = RESULTS) -> str:
+    return f"{demo_models_dir(root)}/{name}"
+
+
+def log(rule: str, wildcard: str | None = None) -> str:
+    return f"{LOGS}/{rule}/{wildcard}.log" if wildcard else f"{LOGS}/{rule}.log"
+
+
+def benchmark(rule: str, wildcard: str | None = None, root: str = RESULTS) -> str:
+    name = f"{rule}/{wildcard}" if wildcard else rule
+    return f"{root}/benchmarks/{name}.tsv"
