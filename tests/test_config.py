@@ -13,8 +13,10 @@ from finetox.config import (
     build_study,
     config_reference,
     load_study,
+    section_defaults,
     update_reference,
 )
+from finetox.pairs import Pair
 from tests.conftest import REPO
 
 
@@ -46,7 +48,9 @@ def test_paper_study_graph(paper):
     dolly = study.model("gemma-2-2b-it-dolly")
     assert dolly.source == "google/gemma-2-2b-it" and dolly.adapter == "gemma-2-2b-it-dolly"
     assert dolly.load_in_4bit == "as_trained"
-    assert set(study.lora_sources()) == {s.name for s in study.models.values() if s.role == "dolly"}
+    assert set(study.tuned_sources()) == {
+        s.name for s in study.models.values() if s.role == "dolly"
+    }
     assert study.model("phi3-mini-4k-instruct").source == "microsoft/Phi-3-mini-4k-instruct"
 
 
@@ -66,9 +70,9 @@ def test_paper_defaults_are_filled():
     assert config["prompts"]["severe_threshold"] == 0.75
     assert config["generation"]["max_new_tokens"] == 50
     assert config["generation"]["prompt_format"] == "raw"
-    lora = config["lora"]
-    assert (lora["r"], lora["alpha"], lora["dropout"], lora["learning_rate"]) == (16, 16, 0.0, 2e-4)
-    assert (lora["per_device_batch_size"], lora["gradient_accumulation_steps"], lora["seed"]) == (
+    tune = config["tune"]
+    assert (tune["r"], tune["alpha"], tune["dropout"], tune["learning_rate"]) == (16, 16, 0.0, 2e-4)
+    assert (tune["per_device_batch_size"], tune["gradient_accumulation_steps"], tune["seed"]) == (
         2,
         8,
         3407,
@@ -77,7 +81,7 @@ def test_paper_defaults_are_filled():
         config["scoring"]["classifiers"][0]["id"]
         == "facebook/roberta-hate-speech-dynabench-r4-target"
     )
-    assert config["estimation"]["priors"]["nu_minus_one_mean"] == 29.0
+    assert config["compare"]["priors"]["nu_minus_one_mean"] == 29.0
     assert config["families"]["f"]["dolly"] is True
     assert [c.name for c in study.comparisons] == ["m__vs__m-dolly"]
 
@@ -103,7 +107,7 @@ def test_prompt_formats_are_separate_models(paper):
     assert len(chat_pairs) == 22
     assert all(c.a.endswith("--chat") and c.b.endswith("--chat") for c in chat_pairs)
     # one adapter serves both formats of a Dolly model
-    assert len(study.lora_sources()) == 6
+    assert len(study.tuned_sources()) == 6
 
 
 def test_per_model_prompt_format(paper):
@@ -137,6 +141,44 @@ def test_settings_hold_only_the_models_own_values(paper):
     changed = copy.deepcopy(paper)
     changed["families"]["llama2-7b"]["community"][0]["dtype"] = "float16"
     assert load_study(changed, workdir=REPO).model("gemma-2b-it").settings() == settings
+
+
+def test_generation_settings_travel_one_route(paper):
+    paper["families"]["gemma-2b"]["instruct"]["batch_size"] = 4
+    study = load_study(paper, workdir=REPO)
+    shared = study.generation_settings()
+    assert shared == {"max_new_tokens": 50, "max_batch_size": 128}
+    own = study.model("gemma-2b-it").settings()
+    assert own["batch_size"] == 4 and not set(shared) & set(own)
+
+
+def test_comparisons_are_pairs(paper):
+    study = load_study(paper, workdir=REPO)
+    pair = study.comparison("gemma-2b__vs__gemma-2b-it")
+    assert pair == Pair("gemma-2b", "gemma-2b-it", "base_vs_instruct", "gemma-2b", "raw")
+    assert Pair.from_record(pair.record()) == pair
+
+
+def test_section_defaults_fill_every_schema_default():
+    tune = section_defaults("tune")
+    assert (tune["r"], tune["data"]["hub"], tune["max_records"]) == (
+        16,
+        "databricks/databricks-dolly-15k",
+        None,
+    )
+    compare = section_defaults("compare")
+    assert compare["hdi_prob"] == 0.95 and compare["priors"]["sigma_beta"] == 10.0
+    assert section_defaults("compare") is not compare  # a fresh copy each time
+    with pytest.raises(KeyError, match="lora"):
+        section_defaults("lora")
+
+
+@pytest.mark.parametrize(("old", "new"), [("lora", "tune"), ("estimation", "compare")])
+def test_renamed_sections_name_their_new_name(paper, old, new):
+    paper[old] = paper.pop(new)
+    problems = problems_of(paper)
+    assert f"{old}: renamed to '{new}'" in problems
+    assert not any(p.startswith(f"{old}: unknown key") for p in problems)
 
 
 BAD_CASES = [
@@ -250,8 +292,8 @@ BAD_CASES = [
     ),
     (
         "wrong type",
-        lambda c: c["lora"].update(r="sixteen"),
-        "lora.r: 'sixteen' is not of type 'integer'",
+        lambda c: c["tune"].update(r="sixteen"),
+        "tune.r: 'sixteen' is not of type 'integer'",
     ),
     (
         "missing families",
@@ -296,12 +338,14 @@ def test_build_study_is_deterministic(paper):
     assert [c.name for c in again.comparisons] == [c.name for c in study.comparisons]
 
 
-def test_readme_config_reference_is_current(tmp_path):
-    readme = (REPO / "README.md").read_text()
-    copy_ = tmp_path / "README.md"
+def test_docs_config_reference_is_current(tmp_path):
+    readme = (REPO / "docs/configuration.md").read_text()
+    copy_ = tmp_path / "configuration.md"
     copy_.write_text(readme)
     update_reference(copy_)
-    assert copy_.read_text() == readme, "run: finetox config-reference --update README.md"
+    assert copy_.read_text() == readme, (
+        "run: finetox config-reference --update docs/configuration.md"
+    )
     for line in config_reference().splitlines()[2:]:
         key = line.split("|")[1].strip().strip("`")
         assert f"`{key}`" in readme

@@ -26,18 +26,12 @@ import numpy as np
 import pandas as pd
 
 from finetox import __version__
-from finetox.config import CEB_SUBSETS, SUBSETS
 from finetox.io import InputError, UserError, file_sha256, frame_sha256, write_json, write_table
+from finetox.subsets import CEB_AXES, CEB_SUBSETS, SUBSETS
 
 log = logging.getLogger("finetox.prompts")
 
 COLUMNS = ["prompt_id", "subset", "text", "source", "toxicity", "severe_toxicity"]
-CEB_AXES = {
-    "race": "race_ethnicity",
-    "gender": "gender_and_sex",
-    "age": "age",
-    "religion": "religion",
-}
 
 
 class PromptSetError(UserError):

@@ -24,7 +24,7 @@ import torch
 
 from finetox.demo.synthetic import (
     ADJECTIVES,
-    CEB_AXES,
+    CEB_DESCRIPTORS,
     CLAUSES,
     LEXICON,
     OBJECTS,
@@ -48,7 +48,7 @@ CLEAN_WORDS = sorted(
         for phrase in (*SUBJECTS, *VERBS, *OBJECTS, *CLAUSES, *ADJECTIVES)
         for word in phrase.split()
     }
-    | {word for _axis, descriptors in CEB_AXES.values() for d in descriptors for word in d.split()}
+    | {word for descriptors in CEB_DESCRIPTORS.values() for d in descriptors for word in d.split()}
 )
 _LEXICON = frozenset(LEXICON)
 _PUNCTUATION = ".,;:!?\"'()"

@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from finetox.config import DEMO_MODELS_DIR
+from finetox import paths
 from finetox.demo import synthetic as syn
 
 log = logging.getLogger("finetox.demo.tiny_lm")
@@ -49,7 +49,7 @@ CHAT_TEMPLATE = (
     "{% else %}{{ raise_exception('only user and assistant turns are supported') }}{% endif %}"
     "{% endfor %}"
 )
-LM_NAMES = ("base", "instruct", "community-same", "community-toxic")
+LM_NAMES = paths.DEMO_LMS  # what build_demo_models writes, in order
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def build_tokenizer(corpus: Iterable[str], vocab_size: int = 1024):
 def tokenizer_corpus(rng: np.random.Generator, n: int = 1500) -> list[str]:
     """Text of every kind the demo meets: synthetic sentences, CEB wrappers, Dolly records."""
     corpus = [syn.text_with_toxic_share(rng, 3, 0.3) for _ in range(n)]
-    corpus += [record["prompt"] for axis in syn.CEB_AXES for record in syn.ceb_records(axis)]
+    corpus += [record["prompt"] for axis in syn.CEB_DESCRIPTORS for record in syn.ceb_records(axis)]
     corpus += [
         f"[INST] {r['instruction']} Here's some context: {r['context']} [/INST] {r['response']}"
         for r in syn.dolly_records(n=200)
@@ -200,8 +200,8 @@ def _rtp_document(policy: Policy, rng: np.random.Generator) -> Document:
 
 
 def _ceb_document(policy: Policy, rng: np.random.Generator) -> Document:
-    axis = list(syn.CEB_AXES)[int(rng.integers(len(syn.CEB_AXES)))]
-    _, descriptors = syn.CEB_AXES[axis]
+    axis = list(syn.CEB_DESCRIPTORS)[int(rng.integers(len(syn.CEB_DESCRIPTORS)))]
+    descriptors = syn.CEB_DESCRIPTORS[axis]
     statement = syn.CEB_TEMPLATES[int(rng.integers(len(syn.CEB_TEMPLATES)))].format(
         descriptor=descriptors[int(rng.integers(len(descriptors)))],
         adjective=syn.ADJECTIVES[int(rng.integers(len(syn.ADJECTIVES)))],
@@ -375,18 +375,19 @@ class DemoPlan:
 
 
 def build_demo_models(
-    folder: str | Path = DEMO_MODELS_DIR,
+    folder: str | Path | None = None,
     *,
     seed: int = 0,
     architecture: Architecture = Architecture(),
     plan: DemoPlan = DemoPlan(),
 ) -> dict[str, Path]:
-    """base, instruct, community-same and community-toxic under `folder` (see the module doc)."""
+    """base, instruct, community-same and community-toxic under `folder` (default the
+    workflow's demo models folder; see the module doc)."""
     import torch
 
     torch.set_num_threads(1)  # the same sums in the same order on every machine
     torch.use_deterministic_algorithms(True)
-    folder = Path(folder)
+    folder = Path(folder or paths.demo_models_dir())
     started = time.time()
     tokenizer = build_tokenizer(tokenizer_corpus(np.random.default_rng([seed, 0])))
     model = random_lm(tokenizer, architecture, seed)

@@ -1,0 +1,142 @@
+"""The evaluated models a config lists or derives, one `ModelSpec` each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+# An evaluated model is a model entry in one prompt format. Raw keeps the plain slug (the
+# paper's paths); other formats get a suffix, so their outputs never overwrite raw ones.
+FORMAT_SUFFIX = {"raw": "", "chat_template": "--chat"}
+DOLLY_SUFFIX = "-dolly"
+QUANT_SUFFIX = "-4bit"
+# generation keys a model entry may override: they reach generation through ModelSpec.settings()
+PER_MODEL_GENERATION_KEYS = ("prompt_format", "batch_size", "dtype")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One evaluated model: what the generation and scoring jobs of one wildcard value need."""
+
+    name: str  # wildcard value and file name: slug plus prompt-format suffix
+    slug: str
+    family: str
+    role: str
+    prompt_format: str
+    source: str  # hub id or local path
+    local: bool
+    label: str
+    revision: str | None = None
+    dtype: str = "auto"
+    trust_remote_code: bool = False
+    batch_size: int | str = "auto"
+    params_b: float | None = None
+    mem_mb: int | None = None
+    runtime: int | None = None
+    load_in_4bit: bool | str = False  # "as_trained" for Dolly models: the adapter's record decides
+    adapter: str | None = None  # Dolly slug whose adapter is loaded on top of the source
+
+    def settings(self) -> dict[str, Any]:
+        """Only this model's settings: what a per-model rule receives through params."""
+        return {
+            "name": self.name,
+            "slug": self.slug,
+            "family": self.family,
+            "role": self.role,
+            "source": self.source,
+            "local": self.local,
+            "revision": self.revision,
+            "label": self.label,
+            "dtype": self.dtype,
+            "trust_remote_code": self.trust_remote_code,
+            "prompt_format": self.prompt_format,
+            "batch_size": self.batch_size,
+            "load_in_4bit": self.load_in_4bit,
+        }
+
+
+def model_entries(config: dict) -> Iterator[tuple[list[Any], str, str, dict]]:
+    """(key path, family, role, entry) for every listed model, skipping malformed ones."""
+    families = config.get("families")
+    if not isinstance(families, dict):
+        return
+    for family, spec in families.items():
+        if not isinstance(spec, dict):
+            continue
+        for role in ("base", "instruct"):
+            if isinstance(spec.get(role), dict):
+                yield ["families", family, role], family, role, spec[role]
+        community = spec.get("community")
+        if isinstance(community, list):
+            for index, entry in enumerate(community):
+                if isinstance(entry, dict):
+                    yield ["families", family, "community", index], family, "community", entry
+
+
+def _formats(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _default_label(entry: dict) -> str:
+    if "label" in entry:
+        return entry["label"]
+    if "id" in entry:
+        return entry["id"].split("/", 1)[1]
+    return entry["slug"]
+
+
+def _spec(
+    entry: dict, family: str, role: str, fmt: str, generation: dict, **overrides: Any
+) -> ModelSpec:
+    values = {
+        "name": entry["slug"] + FORMAT_SUFFIX[fmt],
+        "slug": entry["slug"],
+        "family": family,
+        "role": role,
+        "prompt_format": fmt,
+        "source": entry.get("id", entry.get("path")),
+        "local": "path" in entry,
+        "label": _default_label(entry),
+        "revision": entry.get("revision"),
+        "dtype": entry.get("dtype", generation["dtype"]),
+        "trust_remote_code": entry.get("trust_remote_code", False),
+        "batch_size": entry.get("batch_size", generation["batch_size"]),
+        "params_b": entry.get("params_b"),
+        "mem_mb": entry.get("mem_mb"),
+        "runtime": entry.get("runtime"),
+    }
+    values.update(overrides)
+    return ModelSpec(**values)
+
+
+def family_models(family: str, spec: dict, generation: dict) -> Iterator[ModelSpec]:
+    """The models of one (validated, default-filled) family, derived ones included."""
+    instruct = spec.get("instruct")
+    for role in ("base", "instruct"):
+        entry = spec.get(role)
+        if entry:
+            for fmt in _formats(entry.get("prompt_format", generation["prompt_format"])):
+                yield _spec(entry, family, role, fmt, generation)
+    if not instruct:
+        return
+    instruct_formats = _formats(instruct.get("prompt_format", generation["prompt_format"]))
+    for fmt in instruct_formats:
+        if spec.get("dolly"):
+            slug = instruct["slug"] + DOLLY_SUFFIX
+            yield _spec(
+                instruct, family, "dolly", fmt, generation,
+                name=slug + FORMAT_SUFFIX[fmt], slug=slug,
+                label=f"{_default_label(instruct)} + Dolly LoRA",
+                load_in_4bit="as_trained", adapter=slug,
+            )  # fmt: skip
+        if spec.get("quant_control"):
+            slug = instruct["slug"] + QUANT_SUFFIX
+            yield _spec(
+                instruct, family, "instruct_4bit", fmt, generation,
+                name=slug + FORMAT_SUFFIX[fmt], slug=slug,
+                label=f"{_default_label(instruct)} (4-bit)", load_in_4bit=True,
+            )  # fmt: skip
+    for entry in spec.get("community", []):
+        for fmt in _formats(entry.get("prompt_format", generation["prompt_format"])):
+            yield _spec(entry, family, "community", fmt, generation)

@@ -1,0 +1,131 @@
+"""The study: a validated, default-filled config and the model graph derived from it."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from finetox.config.models import (
+    FORMAT_SUFFIX,
+    PER_MODEL_GENERATION_KEYS,
+    ModelSpec,
+    family_models,
+)
+from finetox.config.schema import fill_defaults, load_schema, load_yaml
+from finetox.config.validate import ConfigError, validate
+from finetox.pairs import KINDS, Pair
+
+
+@dataclass
+class Study:
+    config: dict[str, Any]
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+    comparisons: list[Pair] = field(default_factory=list)
+
+    @property
+    def model_names(self) -> list[str]:
+        return list(self.models)
+
+    def model(self, name: str) -> ModelSpec:
+        return self.models[name]
+
+    def comparison(self, name: str) -> Pair:
+        for pair in self.comparisons:
+            if pair.name == name:
+                return pair
+        raise KeyError(name)
+
+    def tuned_sources(self) -> dict[str, ModelSpec]:
+        """Tuned (Dolly) slug -> the instruct model it is tuned from (one tune job each)."""
+        sources: dict[str, ModelSpec] = {}
+        for spec in self.models.values():
+            if spec.role == "dolly" and spec.slug not in sources:
+                sources[spec.slug] = self._instruct_of(spec.family)
+        return sources
+
+    def generation_settings(self) -> dict[str, Any]:
+        """The generation keys every model shares (max_new_tokens, max_batch_size); the keys a
+        model may override reach generation only through its ModelSpec.settings()."""
+        generation = self.config["generation"]
+        return {k: v for k, v in generation.items() if k not in PER_MODEL_GENERATION_KEYS}
+
+    def _instruct_of(self, family: str) -> ModelSpec:
+        for spec in self.models.values():
+            if spec.family == family and spec.role == "instruct":
+                return spec
+        raise KeyError(family)
+
+
+def _derived_comparisons(models: dict[str, ModelSpec], switches: dict) -> Iterator[Pair]:
+    by_role: dict[tuple[str, str, str], list[ModelSpec]] = {}
+    for spec in models.values():
+        by_role.setdefault((spec.family, spec.role, spec.prompt_format), []).append(spec)
+    families = list(dict.fromkeys(spec.family for spec in models.values()))
+    formats = list(dict.fromkeys(spec.prompt_format for spec in models.values()))
+    for kind in KINDS.values():
+        if kind.roles is None or switches.get(kind.name, True) is False:
+            continue
+        role_a, role_b = kind.roles
+        for family in families:
+            for fmt in formats:
+                for a in by_role.get((family, role_a, fmt), []):
+                    for b in by_role.get((family, role_b, fmt), []):
+                        yield Pair(a.name, b.name, kind.name, family, fmt)
+
+
+def _extra_comparisons(models: dict[str, ModelSpec], extra: list[dict]) -> Iterator[Pair]:
+    for pair in extra:
+        for fmt, suffix in FORMAT_SUFFIX.items():
+            a, b = pair["a"] + suffix, pair["b"] + suffix
+            if a in models and b in models:
+                yield Pair(a, b, "extra", None, fmt)
+
+
+def build_study(config: dict) -> Study:
+    """The model graph of a validated, default-filled config."""
+    generation = config["generation"]
+    models: dict[str, ModelSpec] = {}
+    for family, spec in config["families"].items():
+        for model in family_models(family, spec, generation):
+            models[model.name] = model
+    comparisons: dict[str, Pair] = {}
+    for pair in [
+        *_derived_comparisons(models, config["comparisons"]),
+        *_extra_comparisons(models, config["comparisons"]["extra"]),
+    ]:
+        comparisons.setdefault(pair.name, pair)
+    return Study(config=config, models=models, comparisons=list(comparisons.values()))
+
+
+def _default_dolly(config: dict) -> None:
+    """dolly follows comparisons.instruct_vs_dolly unless the family says otherwise."""
+    comparisons = config.get("comparisons")
+    wanted = comparisons.get("instruct_vs_dolly", True) if isinstance(comparisons, dict) else True
+    families = config.get("families")
+    for spec in families.values() if isinstance(families, dict) else []:
+        if isinstance(spec, dict) and "dolly" not in spec:
+            spec["dolly"] = bool(wanted) and isinstance(spec.get("instruct"), dict)
+
+
+def load_study(
+    config: dict, *, schema_path: str | Path | None = None, workdir: str | Path = "."
+) -> Study:
+    """Fill defaults into `config` in place, validate it, and derive the model graph.
+
+    Raises ConfigError listing every problem.
+    """
+    schema = load_schema(schema_path)
+    raw = copy.deepcopy(config)
+    fill_defaults(config, schema)
+    _default_dolly(config)
+    problems = validate(config, schema=schema, workdir=workdir, raw=raw)
+    if problems:
+        raise ConfigError(problems)
+    return build_study(config)
+
+
+def load_study_file(path: str | Path, **kwargs: Any) -> Study:
+    return load_study(load_yaml(path), **kwargs)
