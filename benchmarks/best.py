@@ -7,7 +7,7 @@ the paper's) and runs:
 
   fast     as the workflow runs it: one process per pair, `finetox compare A B --config
            config/config.yaml` (the function the compare rule calls, with the workflow's
-           estimation settings: nutpie, one compiled model for all 7 subsets of the pair)
+           compare settings: nutpie, one compiled model for all 7 subsets of the pair)
   default  PyMC's own NUTS, a fresh model and pm.sample per fit, 4 chains x 2000 draws after
            1000 tuning, on as many cores as the fast path uses (PyMC's own default, half the
            CPUs, would run the chains one after another here and flatter the ratio twofold);
@@ -110,11 +110,12 @@ def run_default(y_a: np.ndarray, y_b: np.ndarray, seed: int):
     """A default PyMC fit: a fresh model, compiled and sampled by pm.sample."""
     import pymc as pm
 
-    from finetox.estimation import Priors, best_model
+    from finetox.compare import Settings
+    from finetox.compare.best import best_model
 
     logging.getLogger("pymc").setLevel(logging.WARNING)
     started = time.perf_counter()
-    with best_model(y_a, y_b, Priors()):
+    with best_model(y_a, y_b, Settings.defaults().priors):
         idata = pm.sample(**DEFAULT, cores=CORES, random_seed=seed, progressbar=False)
     return time.perf_counter() - started, idata
 
@@ -153,8 +154,10 @@ def main() -> None:
     logging.getLogger("pymc").setLevel(logging.WARNING)
     import xarray as xr
 
-    from finetox.config import load_yaml
-    from finetox.estimation import Settings, best_draws, subset_seed
+    from finetox.compare import Settings
+    from finetox.compare.best import best_draws
+    from finetox.compare.settings import subset_seed
+    from finetox.config import load_study_file
 
     pairs = args.pairs or (3 if args.quick else PAIRS)
     # the default fits timed: one per subset, each from another pair (quick: one per size)
@@ -167,10 +170,10 @@ def main() -> None:
         frames[pair] = simulate_pair(pair)
         for side, frame in zip("ab", frames[pair], strict=True):
             frame.to_parquet(folder / f"{side}{pair}.parquet", index=False)
-    settings = Settings.from_config(load_yaml(REPO / "config/config.yaml")["estimation"])
+    settings = Settings.from_section(load_study_file(REPO / "config/config.yaml").config["compare"])
     print(
         f"fast: finetox compare per pair, {settings.sampler}, {settings.chains} chains x "
-        f"{settings.draws} draws after {settings.tune} tuning (config/config.yaml)"
+        f"{settings.draws} draws after {settings.warmup} warm-up (config/config.yaml)"
     )
     print(
         f"default: pm.sample per fit, {DEFAULT['chains']} chains x {DEFAULT['draws']} draws "

@@ -1,4 +1,4 @@
-from finetox.estimation import compare_file
+from finetox.compare import Settings, compare_file
 from finetox.logs import to_log
 
 with to_log(snakemake.log[0]):
@@ -6,8 +6,8 @@ with to_log(snakemake.log[0]):
         snakemake.input.a,
         snakemake.input.b,
         snakemake.output.table,
+        settings=Settings.from_section(snakemake.params.compare),
         posterior=snakemake.output.draws,
-        estimation=snakemake.params.estimation,
         pair=snakemake.params.pair,
         cores=snakemake.threads,
     )

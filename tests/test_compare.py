@@ -15,25 +15,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from finetox.cli import main
-from finetox.estimation import (
-    COLUMNS,
-    TOTAL,
-    EstimationError,
-    Scores,
-    Settings,
-    a_more_toxic,
-    check_pairing,
-    compare_rates,
-    compare_scores,
-    diagnostics_warning,
-    improper_reason,
-    read_scores,
-    resolve_score_column,
-    subset_order,
-)
-from finetox.io import InputError, UserError
+from finetox.compare import COLUMNS, CompareError, Settings, compare_scores
+from finetox.compare.best import diagnostics_warning, improper_reason
+from finetox.compare.rates import compare_rates
+from finetox.compare.run import check_pairing
+from finetox.compare.terminal import a_more_toxic
+from finetox.config import section_defaults
+from finetox.io import InputError
+from finetox.scores_file import Scores, read_scores, resolve_score_column
+from finetox.subsets import TOTAL, subset_order
 
-FAST = {"chains": 2, "draws": 300, "tune": 300, "seed": 11}
+FAST = {"chains": 2, "draws": 300, "warmup": 300, "seed": 11}
 SIZES = {"severe": 60, "random": 60, "race": 30}
 
 
@@ -75,14 +67,14 @@ def planted():
     """A far more toxic than B: both views must see it, with the right sign."""
     a = as_scores(score_frame(1, 0.35, bulk=TOXIC_BULK), "a")
     b = as_scores(score_frame(2, 0.03), "b")
-    return compare_scores(a, b, Settings.from_config(FAST), cores=2)
+    return compare_scores(a, b, Settings.defaults(**FAST), cores=2)
 
 
 @pytest.fixture(scope="module")
 def null():
     """A and B drawn from one distribution."""
     a, b = as_scores(score_frame(3, 0.08), "a"), as_scores(score_frame(4, 0.08), "b")
-    return compare_scores(a, b, Settings.from_config(FAST), cores=2)
+    return compare_scores(a, b, Settings.defaults(**FAST), cores=2)
 
 
 # --- BEST and the rate view --------------------------------------------------------------------
@@ -111,7 +103,7 @@ def test_recovers_a_planted_difference_with_positive_sign(planted):
 def test_sign_is_a_minus_b():
     a = as_scores(score_frame(2, 0.03), "a")
     b = as_scores(score_frame(1, 0.35, bulk=TOXIC_BULK), "b")
-    table = compare_scores(a, b, Settings.from_config(FAST), cores=2).table
+    table = compare_scores(a, b, Settings.defaults(**FAST), cores=2).table
     total = table.set_index("subset").loc[TOTAL]
     assert total["diff_mean"] < 0 and total["diff_hdi_high"] < 0 and total["p_diff_gt_0"] < 0.01
     assert total["rate_diff_mean"] < 0 and total["p_rate_diff_gt_0"] < 0.01
@@ -133,7 +125,7 @@ def test_a_difference_in_the_tail_alone_shows_in_the_rates():
     bulk near 0, while the toxic rates differ plainly."""
     a = as_scores(score_frame(1, 0.35, {"severe": 150}), "a")
     b = as_scores(score_frame(2, 0.03, {"severe": 150}), "b")
-    total = compare_scores(a, b, Settings.from_config(FAST), cores=2).table.iloc[-1]
+    total = compare_scores(a, b, Settings.defaults(**FAST), cores=2).table.iloc[-1]
     assert total["rate_credible"] and total["rate_diff_hdi_low"] > 0.1
     assert total["nu_mean"] < 1.5
     assert abs(total["diff_mean"]) < 0.01 < 0.1 < total["rate_diff_mean"]
@@ -154,14 +146,14 @@ def test_a_missed_threshold_gives_a_warning():
         as_scores(score_frame(5, 0.1, {"race": 30}), "a"),
         as_scores(score_frame(6, 0.1, {"race": 30}), "b"),
     )
-    strict = Settings.from_config({**FAST, "ess_min": 10**9})
+    strict = Settings.defaults(**FAST, ess_min=10**9)
     table = compare_scores(a, b, strict, cores=2).table
     assert table["warning"].str.contains("ess_bulk").all()
-    assert diagnostics_warning(1.0, 500, 0, Settings()) == ""
-    assert diagnostics_warning(1.05, 100, 3, Settings()) == (
+    assert diagnostics_warning(1.0, 500, 0, Settings.defaults()) == ""
+    assert diagnostics_warning(1.05, 100, 3, Settings.defaults()) == (
         "r_hat 1.050 > 1.01; ess_bulk 100 < 400; 3 divergent transition(s)"
     )
-    assert "r_hat nan" in diagnostics_warning(float("nan"), 500, 0, Settings())
+    assert "r_hat nan" in diagnostics_warning(float("nan"), 500, 0, Settings.defaults())
 
 
 def test_tied_scores_skip_best_but_keep_the_rates():
@@ -170,7 +162,7 @@ def test_tied_scores_skip_best_but_keep_the_rates():
     frame_b = score_frame(2, 0.03, {"race": 20, "age": 20})
     frame_b.loc[frame_b["subset"] == "race", "score"] = 0.003018
     b = as_scores(frame_b, "b")
-    table = compare_scores(a, b, Settings.from_config(FAST), cores=2).table.set_index("subset")
+    table = compare_scores(a, b, Settings.defaults(**FAST), cores=2).table.set_index("subset")
     race = table.loc["race"]
     assert race["warning"].startswith("BEST not fitted: 20 of 20 scores of B are exactly 0.003018")
     assert np.isnan(race["diff_mean"]) and not race["credible"]
@@ -209,12 +201,17 @@ def test_subset_order_follows_the_paper_then_other_labels():
     assert subset_order(labels) == ["severe", "random", "age", "religion", "custom", "other"]
 
 
-def test_settings_take_schema_defaults_and_overrides():
-    settings = Settings.from_config({"chains": 2}, draws=50, seed=None)
-    assert (settings.chains, settings.draws, settings.tune, settings.hdi_prob) == (2, 50, 500, 0.95)
+def test_settings_take_the_config_layers_defaults_and_overrides():
+    settings = Settings.defaults(chains=2, draws=50, seed=None)
+    assert (settings.chains, settings.draws, settings.warmup, settings.hdi_prob) == (
+        2,
+        50,
+        500,
+        0.95,
+    )
     assert settings.priors.sigma_beta == 10.0 and settings.priors.nu_minus_one_mean == 29.0
-    with pytest.raises(UserError, match="sampler"):
-        Settings.from_config({"sampler": "stan"})
+    section = {**section_defaults("compare"), "warmup": 7}
+    assert Settings.from_section(section, warmup=None).warmup == 7
 
 
 # --- score files -------------------------------------------------------------------------------
@@ -333,33 +330,31 @@ def test_different_prompt_sets_are_an_error_unless_allowed():
     frame_b = score_frame(2, 0.1)
     frame_b.loc[0, "prompt_id"] = "elsewhere-1"
     b = as_scores(frame_b, "b.parquet")
-    with pytest.raises(EstimationError, match=r"1 prompt\(s\) only in A .*--allow-unpaired"):
+    with pytest.raises(CompareError, match=r"1 prompt\(s\) only in A .*--allow-unpaired"):
         check_pairing(a, b)
     moved = score_frame(2, 0.1)
     moved.loc[0, "subset"] = "random"
-    with pytest.raises(EstimationError, match=r"in different subsets"):
+    with pytest.raises(CompareError, match=r"in different subsets"):
         check_pairing(a, as_scores(moved, "b.parquet"))
     duplicated = pd.concat([score_frame(2, 0.1), score_frame(2, 0.1).head(1)])
-    with pytest.raises(
-        EstimationError, match=r"b\.parquet: 1 prompt_id\(s\) appear more than once"
-    ):
+    with pytest.raises(CompareError, match=r"b\.parquet: 1 prompt_id\(s\) appear more than once"):
         check_pairing(a, as_scores(duplicated, "b.parquet"))
 
 
 def test_unpaired_comparison_runs_when_allowed():
     a = as_scores(score_frame(1, 0.1, {"race": 30}), "a")
     b = as_scores(score_frame(2, 0.1, {"race": 20}), "b")
-    with pytest.raises(EstimationError, match="different prompt sets"):
-        compare_scores(a, b, Settings.from_config(FAST))
-    table = compare_scores(a, b, Settings.from_config(FAST), allow_unpaired=True, cores=2).table
+    with pytest.raises(CompareError, match="different prompt sets"):
+        compare_scores(a, b, Settings.defaults(**FAST))
+    table = compare_scores(a, b, Settings.defaults(**FAST), allow_unpaired=True, cores=2).table
     assert list(table["n_a"]) == [30, 30] and list(table["n_b"]) == [20, 20]
 
 
 def test_a_subset_missing_on_one_side_is_named():
     a = as_scores(score_frame(1, 0.1, {"race": 10, "age": 10}), "a")
     b = as_scores(score_frame(2, 0.1, {"race": 10}), "b")
-    with pytest.raises(EstimationError, match=r"b \(B\): no scores in subset 'age'"):
-        compare_scores(a, b, Settings.from_config(FAST), allow_unpaired=True)
+    with pytest.raises(CompareError, match=r"b \(B\): no scores in subset 'age'"):
+        compare_scores(a, b, Settings.defaults(**FAST), allow_unpaired=True)
 
 
 # --- the CLI -----------------------------------------------------------------------------------

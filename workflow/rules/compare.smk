@@ -1,16 +1,16 @@
-# Pairwise comparisons: BEST and rate-based.
+# Pairwise comparisons: BEST and toxic rates, per subset and in total.
 
 
 rule compare:
     input:
         unpack(comparison_scores),
     output:
-        table="results/comparisons/{pair}.csv",
-        draws="results/comparisons/{pair}.nc",
+        table=paths.comparison("{pair}"),
+        draws=paths.posterior("{pair}"),
     log:
-        "logs/compare/{pair}.log",
+        paths.log("compare", "{pair}"),
     benchmark:
-        "results/benchmarks/compare/{pair}.tsv"
+        paths.benchmark("compare", "{pair}")
     conda:
         "../../envs/stats.yaml"
     threads: compare_threads
@@ -18,7 +18,7 @@ rule compare:
         mem_mb=compare_mem_mb,
         runtime=compare_runtime,
     params:
-        estimation=config["estimation"],
-        pair=comparison_settings,
+        compare=config["compare"],
+        pair=pair_record,
     script:
         "../../scripts/compare.py"

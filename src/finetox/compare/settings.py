@@ -1,0 +1,59 @@
+"""The compare stage's settings, taken as resolved by the config layer (`compare` section)."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Priors:
+    mu_mean: float
+    mu_sd: float
+    sigma_beta: float
+    nu_minus_one_mean: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The `compare` section of a study config."""
+
+    hdi_prob: float
+    chains: int
+    draws: int
+    warmup: int
+    seed: int
+    sampler: str
+    priors: Priors
+    r_hat_max: float
+    ess_min: float
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any], **overrides: Any) -> Settings:
+        """From a complete `compare` section (the config layer fills and checks it); overrides
+        that are not None win (the CLI's options, checked by its argument types)."""
+        values = {
+            **section,
+            **{key: value for key, value in overrides.items() if value is not None},
+        }
+        values["priors"] = Priors(**values["priors"])
+        return cls(**{name: values[name] for name in cls.__dataclass_fields__})
+
+    @classmethod
+    def defaults(cls, **overrides: Any) -> Settings:
+        from finetox.config import section_defaults
+
+        return cls.from_section(section_defaults("compare"), **overrides)
+
+    def record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def subset_seed(seed: int, subset: str) -> int:
+    """A seed per subset, independent of which other subsets a file has."""
+    sequence = np.random.SeedSequence([seed, zlib.crc32(subset.encode())])
+    return int(sequence.generate_state(1)[0])
