@@ -8,12 +8,15 @@ as a user would:
   seed loop  the paper's loop: batches of 16 in input order, left padding, pad = eos, greedy 50
              new tokens, the whole sequence decoded and len(prompt) characters cut off
   ours       finetox generate --model MODEL --prompts prompts.parquet --out ours.parquet
+  public KV  the same command with generate's own KV cache instead of finetox's reserved one
 
 and prints the throughput ratio (wall time of the whole processes; CPU time beside it, steadier on
 a shared machine; target >= 2.5 on a CPU), checks that both produced the same continuations
 (text, token count and stop reason of every prompt) and counts the prompts whose character cut
-differs from the token cut. Both sides run in the same dtype (float32 on a CPU, float16 on a GPU
-as the paper did) with the same number of threads.
+differs from the token cut. Its "KV cache" line is the measurement the reserved cache (a subclass
+of a transformers internal) stays for: generating with it against generate's default cache. All
+sides run in the same dtype (float32 on a CPU, float16 on a GPU as the paper did) with the same
+number of threads.
 
     python benchmarks/generation.py              # 2,400 prompts
     python benchmarks/generation.py --quick      # 240 prompts
@@ -131,6 +134,15 @@ def seed_loop(model_dir: str, prompts: str, out: str, dtype: str) -> None:
     frame.to_parquet(out)
 
 
+def public_cache_side(arguments: list[str]) -> None:
+    """`finetox generate` with generate's own KV cache: the reserved one switched off."""
+    from finetox.cli import main
+    from finetox.generation import decoding
+
+    decoding._reserved_cache = lambda model, config: None
+    sys.exit(main(["generate", *arguments]))
+
+
 def generation_seconds(stderr: str) -> float:
     match = re.search(r"(?:prompts generated in|generation) ([\d.]+) s", stderr)
     return float(match.group(1)) if match else float("nan")
@@ -146,9 +158,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="CPU threads of both sides")
     parser.add_argument("--workdir", help="keep the model and files here (default: a temp dir)")
     parser.add_argument("--seed-side", nargs=4, metavar=("MODEL", "PROMPTS", "OUT", "DTYPE"))
+    parser.add_argument("--public-cache-side", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     if args.seed_side:
         seed_loop(*args.seed_side)
+        return
+    if args.public_cache_side:
+        public_cache_side(args.public_cache_side)
         return
     import torch
 
@@ -162,14 +178,21 @@ def main() -> None:
         if not (model / "config.json").exists():
             build_model(model, args.hidden, args.layers)
         synthetic_prompts(n).to_parquet(prompts)
-        ours_cmd = [str(BIN / "finetox"), "generate", "--model", str(model), "--dtype", dtype]
-        ours_cmd += ["--prompts", str(prompts), "--out", str(work / "ours.parquet")]
+        common = ["--model", str(model), "--dtype", dtype, "--prompts", str(prompts)]
+        ours_cmd = [str(BIN / "finetox"), "generate", *common, "--out", str(work / "ours.parquet")]
+        public_cmd = [sys.executable, __file__, "--public-cache-side", *common]
+        public_cmd += ["--out", str(work / "public.parquet")]
         seed_cmd = [sys.executable, __file__, "--seed-side", str(model), str(prompts)]
         seed_cmd += [str(work / "seed.parquet"), dtype]
-        runs: dict[str, list[tuple[float, float, float]]] = {"seed loop": [], "ours": []}
+        sides = {
+            "seed loop": (seed_cmd, "seed.parquet"),
+            "ours": (ours_cmd, "ours.parquet"),
+            "public KV": (public_cmd, "public.parquet"),
+        }
+        runs: dict[str, list[tuple[float, float, float]]] = {side: [] for side in sides}
         for _ in range(args.repeats):
-            for side, command in (("seed loop", seed_cmd), ("ours", ours_cmd)):
-                (work / "ours.parquet").unlink(missing_ok=True)
+            for side, (command, out) in sides.items():
+                (work / out).unlink(missing_ok=True)
                 seconds, cpu, stderr = timed(command, args.threads)
                 runs[side].append((seconds, cpu, generation_seconds(stderr)))
         report(work, model, args, n, runs, on_gpu)
@@ -195,6 +218,12 @@ def report(work: Path, model: Path, args, n: int, runs: dict, on_gpu: bool) -> N
         print(f"  {side:10s} {wall:12.2f} s {cpu:9.2f} s {inner:15.2f} s")
     ratios = [s / o for s, o in zip(best["seed loop"], best["ours"], strict=True)]
     print(f"  {'ratio':10s} {ratios[0]:12.2f} x {ratios[1]:9.2f} x {ratios[2]:15.2f} x")
+    public = pd.read_parquet(work / "public.parquet")
+    print(
+        f"  KV cache: generating with the reserved cache {best['ours'][2]:.2f} s, with generate's "
+        f"own {best['public KV'][2]:.2f} s ({best['public KV'][2] / best['ours'][2]:.2f} x); "
+        f"identical continuations {(public['generation'] == ours['generation']).sum()}/{n}"
+    )
     tokens = int(ours["n_new_tokens"].sum())
     print(f"  ours: {tokens / best['ours'][2]:.0f} new tokens/s while generating")
     same = (

@@ -153,34 +153,40 @@ def main() -> None:
             for side, command in (("reference", reference_cmd), ("ours", ours_cmd)):
                 seconds, cpu, stderr = timed(command, args.threads)
                 runs[side].append((seconds, cpu, scoring_seconds(stderr)))
-        ours = pd.read_parquet(work / "ours.parquet")["score_bench"].to_numpy()
-        reference = pd.read_parquet(work / "reference.parquet")["score"].to_numpy()
-        best = {side: [min(c) for c in zip(*times, strict=True)] for side, times in runs.items()}
         lengths = [len(t.split()) for t in pd.read_parquet(generations)["generation"]]
         print(
             f"scoring benchmark: {n} generations ({sum(x == 0 for x in lengths)} empty, "
             f"0-{max(lengths)} words), RoBERTa {args.layers} layers x hidden {hidden}, {device}, "
             f"load average {os.getloadavg()[0]:.1f}"
         )
-        print(f"  {'':10s} {'whole process':>14s} {'(CPU time)':>11s} {'scoring alone':>14s}")
-        for side, (wall, cpu, inner) in best.items():
-            print(f"  {side:10s} {wall:12.2f} s {cpu:9.2f} s {inner:12.2f} s")
-        ratios = [r / o for r, o in zip(best["reference"], best["ours"], strict=True)]
-        print(f"  {'ratio':10s} {ratios[0]:12.2f} x {ratios[1]:9.2f} x {ratios[2]:12.2f} x")
-        difference = float(np.abs(ours - reference).max())
-        print(
-            f"  max abs score difference {difference:.2e} (scores span {reference.min():.3f}"
-            f"..{reference.max():.3f}, sd {reference.std():.3f})"
-        )
+        report(work, runs)
         if on_gpu:
             float32_cmd = [*ours_cmd[:-1], str(work / "ours32.parquet"), "--dtype", "float32"]
             seconds, _, _ = timed(float32_cmd, args.threads)
             ours32 = pd.read_parquet(work / "ours32.parquet")["score_bench"].to_numpy()
+            reference = pd.read_parquet(work / "reference.parquet")["score"].to_numpy()
             print(
                 f"  ours in float32: {seconds:.2f} s, max abs difference "
                 f"{float(np.abs(ours32 - reference).max()):.2e}"
             )
         print(json.dumps({"runs": runs}))
+
+
+def report(work: Path, runs: dict) -> None:
+    """The timing table, the ratio and the largest score difference."""
+    ours = pd.read_parquet(work / "ours.parquet")["score_bench"].to_numpy()
+    reference = pd.read_parquet(work / "reference.parquet")["score"].to_numpy()
+    best = {side: [min(c) for c in zip(*times, strict=True)] for side, times in runs.items()}
+    print(f"  {'':10s} {'whole process':>14s} {'(CPU time)':>11s} {'scoring alone':>14s}")
+    for side, (wall, cpu, inner) in best.items():
+        print(f"  {side:10s} {wall:12.2f} s {cpu:9.2f} s {inner:12.2f} s")
+    ratios = [r / o for r, o in zip(best["reference"], best["ours"], strict=True)]
+    print(f"  {'ratio':10s} {ratios[0]:12.2f} x {ratios[1]:9.2f} x {ratios[2]:12.2f} x")
+    difference = float(np.abs(ours - reference).max())
+    print(
+        f"  max abs score difference {difference:.2e} (scores span {reference.min():.3f}"
+        f"..{reference.max():.3f}, sd {reference.std():.3f})"
+    )
 
 
 if __name__ == "__main__":

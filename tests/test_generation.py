@@ -19,7 +19,6 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from finetox import generation
 from finetox.cli import main
 from finetox.demo.synthetic import CEB_WRAPPER, clean_sentence, toxic_sentence
 from finetox.demo.tiny_lm import build_tiny_lm
@@ -32,6 +31,7 @@ from finetox.generation import (
     model_settings,
     part_folder,
 )
+from finetox.generation import decoding as generation
 from finetox.io import InputError, UserError
 from finetox.prompts import rtp_frame
 
@@ -211,7 +211,9 @@ def test_auto_batch_size_halves_on_out_of_memory_and_goes_on(lm, monkeypatch, ca
     def small_memory(model, tokenizer, batch, config, stops):
         sizes.append(len(batch))
         if len(batch) > 4:
-            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+            raise torch.OutOfMemoryError(
+                "CUDA out of memory. Tried to allocate 2.00 GiB (simulated)"
+            )
         return real(model, tokenizer, batch, config, stops)
 
     monkeypatch.setattr(generation, "_generate_batch", small_memory)

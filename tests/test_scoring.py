@@ -23,6 +23,7 @@ from finetox.demo.tiny_classifier import (
     labelled_texts,
 )
 from finetox.io import InputError
+from finetox.scores_file import scores_metadata
 from finetox.scoring import (
     ClassifierError,
     ClassifierSpec,
@@ -35,7 +36,6 @@ from finetox.scoring import (
     score_file,
     score_generations,
     score_texts,
-    scores_metadata,
 )
 
 CPU = torch.device("cpu")
@@ -201,7 +201,7 @@ def test_a_nan_score_fails_and_writes_nothing(classifier_dir, tmp_path, monkeypa
 
 
 def test_a_failed_batch_fails_the_job_without_partial_scores(classifier_dir, tmp_path, monkeypatch):
-    import finetox.scoring as scoring
+    import finetox.scoring.texts as scoring
 
     calls = []
     real = scoring._probabilities
@@ -222,7 +222,7 @@ def test_a_failed_batch_fails_the_job_without_partial_scores(classifier_dir, tmp
 
 
 def test_out_of_memory_halves_the_token_budget_and_keeps_every_score(classifier, monkeypatch):
-    import finetox.scoring as scoring
+    import finetox.scoring.texts as scoring
 
     texts, _ = labelled_texts(np.random.default_rng(5), 40)
     texts += [" you idiot ."] * 40 + [" the baker walked to the market ."] * 40
@@ -233,7 +233,9 @@ def test_out_of_memory_halves_the_token_budget_and_keeps_every_score(classifier,
     def small_memory(classifier, features):
         if len(features) > 1 and sum(len(f["input_ids"]) for f in features) > 100:
             failures.append(len(features))
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+            raise torch.cuda.OutOfMemoryError(
+                "CUDA out of memory. Tried to allocate 2.00 GiB (simulated)"
+            )
         return real(classifier, features)
 
     monkeypatch.setattr(scoring, "_probabilities", small_memory)

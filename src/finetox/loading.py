@@ -7,9 +7,11 @@ plus a LoRA adapter, loaded in the precision the adapter was trained in (its tra
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import platform
 from pathlib import Path
 from typing import Any
 
@@ -30,23 +32,31 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def free_gpu_memory() -> None:
-    """Drop what Python still holds and give cached CUDA blocks back (after an out-of-memory)."""
-    import gc
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-def resolve_dtype(dtype: str = "auto", on: torch.device | None = None) -> torch.dtype:
-    """auto: bfloat16 on a GPU that has it, else float16 on GPU; float32 on CPU."""
+def resolve_dtype(
+    dtype: str = "auto", on: torch.device | None = None, *, gpu_auto: str | None = None
+) -> torch.dtype:
+    """The one dtype policy of the model stages. auto: float32 on a CPU; on a GPU `gpu_auto`
+    where the stage names one (scoring: float16, as the toxicity pipeline runs there), else
+    bfloat16 where the GPU has it, else float16."""
     if dtype != "auto":
         return DTYPES[dtype]
     on = on or device()
-    if on.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
+    if on.type != "cuda":
+        return torch.float32
+    if gpu_auto:
+        return DTYPES[gpu_auto]
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def versions() -> dict[str, str]:
+    """The versions of what ran, recorded in the outputs of the model stages."""
+    from importlib import metadata
+
+    found = {"python": platform.python_version()}
+    for package in ("finetox", "torch", "transformers", "peft", "bitsandbytes"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[package] = metadata.version(package)
+    return found
 
 
 def hub_kwargs(revision: str | None = None, trust_remote_code: bool = False) -> dict[str, Any]:

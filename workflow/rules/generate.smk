@@ -1,17 +1,17 @@
-# Generation: greedy continuations per model.
+# The generate stage: greedy continuations per model.
 
 
 rule generate:
     input:
-        prompts=PROMPT_SET,
+        prompts=paths.prompt_set(),
         model=local_model_for,
         adapter=adapter_for,
     output:
-        "results/generations/{model}.parquet",
+        paths.generations("{model}"),
     log:
-        "logs/generate/{model}.log",
+        paths.log("generate", "{model}"),
     benchmark:
-        "results/benchmarks/generate/{model}.tsv"
+        paths.benchmark("generate", "{model}")
     conda:
         "../../envs/models.yaml"
     threads: 1

@@ -1,16 +1,16 @@
-# Scoring generations with toxicity classifiers.
+# The score stage: generations scored with toxicity classifiers.
 
 
 rule score:
     input:
-        generations="results/generations/{model}.parquet",
+        generations=paths.generations("{model}"),
         classifiers=classifier_folders,
     output:
-        "results/scores/{model}.parquet",
+        paths.scores("{model}"),
     log:
-        "logs/score/{model}.log",
+        paths.log("score", "{model}"),
     benchmark:
-        "results/benchmarks/score/{model}.tsv"
+        paths.benchmark("score", "{model}")
     conda:
         "../../envs/models.yaml"
     threads: 1

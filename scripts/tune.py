@@ -1,10 +1,10 @@
-from finetox.finetune import finetune_file
 from finetox.logs import to_log
+from finetox.tune import tune_file
 
 with to_log(snakemake.log[0]):
-    finetune_file(
+    tune_file(
         model=snakemake.params.model,
-        lora=snakemake.params.lora,
+        settings=snakemake.params.tune,
         out=snakemake.output[0],
         checkpoints=snakemake.params.checkpoints,
         threads=snakemake.threads,

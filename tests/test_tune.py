@@ -8,28 +8,34 @@ import pandas as pd
 import pytest
 import torch
 
-from finetox.finetune import (
-    IGNORE_INDEX,
-    RUN_RECORD,
+from finetox.config import section_defaults
+from finetox.io import InputError, UserError
+from finetox.resume import STAMP
+from finetox.tune.data import load_dolly
+from finetox.tune.model import (
     TargetModuleError,
+    add_lora,
+    linear_module_names,
+    resolve_target_modules,
+)
+from finetox.tune.render import (
+    IGNORE_INDEX,
+    Rendered,
     adds_bos,
     build_training_data,
-    default_lora_settings,
-    last_complete_checkpoint,
-    linear_module_names,
-    load_dolly,
-    loss_curve,
     pack,
-    prepare_checkpoints,
     render,
     render_paper_inst,
-    resolve_recipe,
-    resolve_target_modules,
     tokenize_rendered,
+)
+from finetox.tune.settings import resolve_recipe
+from finetox.tune.training import (
+    last_complete_checkpoint,
+    loss_curve,
+    prepare_checkpoints,
     training_arguments,
 )
-from finetox.io import InputError, UserError
-from tests.finetune_support import build_tokenizer, write_dolly
+from tests.tune_support import build_tokenizer, write_dolly
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +56,8 @@ def phi3_like(tmp_path_factory):
     return build_tokenizer(tmp_path_factory.mktemp("phi-tok"), add_bos=False)
 
 
-def lora(**overrides):
-    settings = default_lora_settings()
+def tune(**overrides):
+    settings = section_defaults("tune")
     settings.update(overrides)
     return settings
 
@@ -88,8 +94,6 @@ def test_real_dolly_records_render_as_the_authors(shared_data, llama_like):
 
 
 def tokens(tokenizer, text="<s>[INST] hello [/INST] the market .", loss_on="all"):
-    from finetox.finetune import Rendered
-
     rendered = Rendered(text + tokenizer.eos_token, text.index("the market"))
     (example,) = tokenize_rendered(tokenizer, [rendered], max_seq_length=None, loss_on=loss_on)
     return example
@@ -164,11 +168,11 @@ def test_chat_template_missing_is_a_clear_error(llama_like):
 
 def test_truncation_is_counted(llama_like, tmp_path):
     data = load_dolly({"path": str(write_dolly(tmp_path / "d.jsonl", n=30))})
-    whole = build_training_data(data.records, llama_like, lora(max_seq_length=4096))
+    whole = build_training_data(data.records, llama_like, tune(max_seq_length=4096))
     assert whole.counts["truncated"] == 0 and whole.counts["tokens_cut"] == 0
     lengths = [len(e.input_ids) for e in whole.examples]
     limit = sorted(lengths)[len(lengths) // 2]
-    cut = build_training_data(data.records, llama_like, lora(max_seq_length=limit))
+    cut = build_training_data(data.records, llama_like, tune(max_seq_length=limit))
     expected_cut = sum(max(0, n - limit) for n in lengths)
     assert cut.counts["truncated"] == sum(1 for n in lengths if n > limit) > 0
     assert cut.counts["tokens_cut"] == expected_cut
@@ -181,7 +185,7 @@ def test_truncation_is_counted(llama_like, tmp_path):
 
 def test_packing_cuts_the_stream_into_blocks(llama_like, tmp_path):
     data = load_dolly({"path": str(write_dolly(tmp_path / "d.jsonl", n=10))})
-    packed = build_training_data(data.records, llama_like, lora(max_seq_length=32, packing=True))
+    packed = build_training_data(data.records, llama_like, tune(max_seq_length=32, packing=True))
     total = packed.counts["tokens"]
     assert packed.counts["truncated"] == 0
     assert [len(e.input_ids) for e in packed.examples[:-1]] == [32] * (len(packed.examples) - 1)
@@ -249,7 +253,7 @@ def test_hub_data_goes_through_datasets(monkeypatch):
 
 
 def test_defaults_are_the_authors_recipe():
-    recipe = default_lora_settings()
+    recipe = section_defaults("tune")
     assert {k: recipe[k] for k in ("r", "alpha", "dropout", "bias", "learning_rate")} == {
         "r": 16, "alpha": 16, "dropout": 0.0, "bias": "none", "learning_rate": 2e-4,
     }  # fmt: skip
@@ -271,9 +275,9 @@ def test_defaults_are_the_authors_recipe():
 
 
 def test_unknown_optimizer_is_a_clear_error(tmp_path):
-    recipe = resolve_recipe(lora(optim="adamw_nonsense"), cuda=False)
+    recipe = resolve_recipe(tune(optim="adamw_nonsense"), cuda=False)
     with pytest.raises(
-        UserError, match="lora: transformers rejects these settings: adamw_nonsense"
+        UserError, match="tune: transformers rejects these settings: adamw_nonsense"
     ):
         training_arguments(recipe, tmp_path, torch.device("cpu"))
 
@@ -305,7 +309,7 @@ def tiny_model(kind: str):
     return AutoModelForCausalLM.from_config(configs[kind]())
 
 
-WANTED = default_lora_settings()["target_modules"]
+WANTED = section_defaults("tune")["target_modules"]
 
 
 @pytest.mark.parametrize("kind", ["llama", "gemma", "gemma2"])
@@ -327,9 +331,7 @@ def test_phi3_fused_projections_are_mapped():
 
 
 def test_lora_applies_to_phi3_fused_layers():
-    from finetox.finetune import add_lora, resolve_recipe
-
-    model, targets = add_lora(tiny_model("phi3"), resolve_recipe(default_lora_settings(), False))
+    model, targets = add_lora(tiny_model("phi3"), resolve_recipe(section_defaults("tune"), False))
     wrapped = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if hasattr(m, "lora_A")}
     assert wrapped == set(targets) == {"qkv_proj", "o_proj", "gate_up_proj", "down_proj"}
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
@@ -340,7 +342,7 @@ def test_no_matching_module_is_a_clear_error():
     with pytest.raises(TargetModuleError) as error:
         resolve_target_modules(tiny_model("gpt2"), WANTED)
     message = str(error.value)
-    assert message.startswith("lora.target_modules: none of ['q_proj'")
+    assert message.startswith("tune.target_modules: none of ['q_proj'")
     assert "gpt2 model; its linear layers are ['c_attn', 'c_fc', 'c_proj']" in message
 
 
@@ -358,7 +360,7 @@ def test_checkpoints_of_other_settings_are_not_resumed(tmp_path):
     assert prepare_checkpoints(folder, fingerprint) == folder / "checkpoint-4"
     assert not (folder / "checkpoint-6").exists()  # a partial save is removed
     assert prepare_checkpoints(folder, {**fingerprint, "data_sha256": "y"}) is None
-    assert sorted(p.name for p in folder.iterdir()) == [RUN_RECORD]
+    assert sorted(p.name for p in folder.iterdir()) == [STAMP]
     assert last_complete_checkpoint(tmp_path / "none") is None
 
 

@@ -10,21 +10,15 @@ import torch
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 
-from finetox.finetune import (
-    LOSS_CSV,
-    RUN_RECORD,
-    add_lora,
-    build_training_data,
-    default_lora_settings,
-    finetune_file,
-    load_base_for_training,
-    load_dolly,
-    loss_curve,
-    resolve_recipe,
-    train,
-)
+from finetox.config import section_defaults
 from finetox.loading import TRAINING_RECORD, load_causal_lm, load_tokenizer
-from tests.finetune_support import build_tiny_llama, write_dolly
+from finetox.resume import STAMP
+from finetox.tune import LOSS_CSV, resolve_recipe, tune_file
+from finetox.tune.data import load_dolly
+from finetox.tune.model import add_lora, load_base_for_training
+from finetox.tune.render import build_training_data
+from finetox.tune.training import loss_curve, train
+from tests.tune_support import build_tiny_llama, write_dolly
 
 # 24 records, batch 2 x accumulation 2: 6 optimizer steps an epoch, 12 in all
 SETTINGS = {
@@ -67,15 +61,15 @@ def tiny(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny")
     model = build_tiny_llama(folder / "model")
     data = write_dolly(folder / "dolly.jsonl", n=24)
-    lora = default_lora_settings()
-    lora.update(SETTINGS, data={**lora["data"], "path": str(data)})
-    return {"model": {"source": str(model)}, "lora": lora, "folder": folder}
+    settings = section_defaults("tune")
+    settings.update(SETTINGS, data={**settings["data"], "path": str(data)})
+    return {"model": {"source": str(model)}, "tune": settings, "folder": folder}
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(tiny):
     """One run through the stage's parts, keeping the model to inspect."""
-    recipe = resolve_recipe(tiny["lora"], cuda=False)
+    recipe = resolve_recipe(tiny["tune"], cuda=False)
     tokenizer = load_tokenizer(tiny["model"]["source"], padding_side="right")
     data = build_training_data(load_dolly(recipe["data"]).records, tokenizer, recipe)
     base = load_base_for_training(tiny["model"], recipe, torch.device("cpu"))
@@ -111,23 +105,23 @@ def test_only_adapter_weights_change(tiny, uninterrupted):
 @pytest.fixture(scope="module")
 def resumed(tiny):
     """The stage killed after its second checkpoint, then run again."""
-    out = tiny["folder"] / "adapters" / "tiny-dolly"
-    checkpoints = tiny["folder"] / "adapters" / ".checkpoints" / "tiny-dolly"
+    out = tiny["folder"] / "tuned" / "tiny-dolly"
+    checkpoints = tiny["folder"] / "tuned" / ".checkpoints" / "tiny-dolly"
     with pytest.raises(Killed):
-        finetune_file(
+        tune_file(
             model=tiny["model"],
-            lora=tiny["lora"],
+            settings=tiny["tune"],
             out=out,
             checkpoints=checkpoints,
             callbacks=[KillAfterSave(6)],
         )
     left = sorted(p.name for p in checkpoints.iterdir())
-    record = finetune_file(model=tiny["model"], lora=tiny["lora"], out=out, checkpoints=checkpoints)
+    record = tune_file(model=tiny["model"], settings=tiny["tune"], out=out, checkpoints=checkpoints)
     return {"out": out, "checkpoints": checkpoints, "left": left, "record": record}
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(resumed, uninterrupted):
-    assert resumed["left"] == ["checkpoint-3", "checkpoint-6", RUN_RECORD]
+    assert resumed["left"] == ["checkpoint-3", "checkpoint-6", STAMP]
     record = resumed["record"]
     assert record["resumed_from"] == "checkpoint-6"
     assert record["global_step"] == STEPS
@@ -155,9 +149,9 @@ def test_the_training_record(resumed, tiny):
     record = json.loads((out / TRAINING_RECORD).read_text())
     assert record["load_in_4bit"] is False
     assert record["base"]["source"] == tiny["model"]["source"]
-    assert record["lora"] == json.loads(json.dumps(tiny["lora"]))
+    assert record["tune"] == json.loads(json.dumps(tiny["tune"]))
     assert record["resolved"]["optim"] == "adamw_torch"
-    assert record["resolved"]["target_modules"] == tiny["lora"]["target_modules"]
+    assert record["resolved"]["target_modules"] == tiny["tune"]["target_modules"]
     assert record["loss_on"] == "all"
     data = record["data"]
     assert (data["available"], data["records"]) == (24, 24)
@@ -174,7 +168,7 @@ def test_an_existing_adapter_is_never_overwritten(resumed, tiny):
 
     before = (resumed["out"] / "adapter_model.safetensors").read_bytes()
     with pytest.raises(UserError, match="already exists"):
-        finetune_file(model=tiny["model"], lora=tiny["lora"], out=resumed["out"])
+        tune_file(model=tiny["model"], settings=tiny["tune"], out=resumed["out"])
     assert (resumed["out"] / "adapter_model.safetensors").read_bytes() == before
 
 
@@ -196,20 +190,20 @@ def test_the_cli_tunes_too(tiny, tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(
         "prompts: {}\nfamilies:\n  t:\n    instruct: {slug: t-it, id: a/b}\n"
-        "lora: {max_seq_length: 32, epochs: 1, gradient_accumulation_steps: 1, save_steps: 50}\n"
+        "tune: {max_seq_length: 32, epochs: 1, gradient_accumulation_steps: 1, save_steps: 50}\n"
     )
     out = tmp_path / "adapter"
     code = main([
-        "finetune", "--model", tiny["model"]["source"],
-        "--data", tiny["lora"]["data"]["path"],
+        "tune", "--model", tiny["model"]["source"],
+        "--data", tiny["tune"]["data"]["path"],
         "--out", str(out), "--config", str(config), "--max-records", "4",
     ])  # fmt: skip
     assert code == 0
     record = json.loads((out / TRAINING_RECORD).read_text())
     assert (record["data"]["records"], record["data"]["available"]) == (4, 24)
-    assert record["global_step"] == 2 and record["lora"]["max_seq_length"] == 32
+    assert record["global_step"] == 2 and record["tune"]["max_seq_length"] == 32
     missing = ["--data", "missing.jsonl", "--out", str(tmp_path / "other")]
-    assert main(["finetune", "--model", tiny["model"]["source"], *missing]) == 2
+    assert main(["tune", "--model", tiny["model"]["source"], *missing]) == 2
     assert not (tmp_path / "other").exists()
 
 
@@ -217,8 +211,8 @@ def test_a_4bit_base_trains_and_reloads_in_4bit(tiny, tmp_path):
     """The QLoRA path, small enough for bitsandbytes on a CPU."""
     import bitsandbytes as bnb
 
-    lora = {**tiny["lora"], "load_in_4bit": True, "max_records": 8, "epochs": 1}
-    record = finetune_file(model=tiny["model"], lora=lora, out=tmp_path / "q")
+    settings = {**tiny["tune"], "load_in_4bit": True, "max_records": 8, "epochs": 1}
+    record = tune_file(model=tiny["model"], settings=settings, out=tmp_path / "q")
     assert record["load_in_4bit"] is True and record["global_step"] == 2
     model = load_causal_lm(
         tiny["model"]["source"], adapter=tmp_path / "q", load_in_4bit="as_trained"
@@ -231,8 +225,8 @@ def test_qlora_on_a_4bit_base(tiny, tmp_path):
     """The paper's setting: NF4 base, 8-bit AdamW; generation reloads it in 4-bit."""
     import bitsandbytes as bnb
 
-    lora = {**tiny["lora"], "load_in_4bit": "auto", "optim": "auto", "epochs": 1}
-    record = finetune_file(model=tiny["model"], lora=lora, out=tmp_path / "q")
+    settings = {**tiny["tune"], "load_in_4bit": "auto", "optim": "auto", "epochs": 1}
+    record = tune_file(model=tiny["model"], settings=settings, out=tmp_path / "q")
     assert record["load_in_4bit"] is True
     assert record["resolved"]["optim"] == "adamw_8bit"
     curve = pd.read_csv(tmp_path / "q" / LOSS_CSV)

@@ -27,14 +27,14 @@ def jobs_of(rule: str, output: str) -> list[str]:
 
 
 def test_one_tuning_job_per_instruct_model():
-    result = snakemake("-n", "--forceall", "results/adapters/" + PAPER_DOLLY[0], *[
-        f"results/adapters/{slug}" for slug in PAPER_DOLLY[1:]
+    result = snakemake("-n", "--forceall", "results/tuned/" + PAPER_DOLLY[0], *[
+        f"results/tuned/{slug}" for slug in PAPER_DOLLY[1:]
     ])  # fmt: skip
     output = result.stdout + result.stderr
-    assert job_counts(output)["finetune_lora"] == 6
-    jobs = jobs_of("finetune_lora", output)
+    assert job_counts(output)["tune"] == 6
+    jobs = jobs_of("tune", output)
     outputs = sorted(re.search(r"output: (\S+)", job).group(1) for job in jobs)
-    assert outputs == sorted(f"results/adapters/{slug}" for slug in PAPER_DOLLY)
+    assert outputs == sorted(f"results/tuned/{slug}" for slug in PAPER_DOLLY)
     for job in jobs:
         assert "gpu=1" in job
         # hub models and hub data: nothing local to wait for
@@ -49,11 +49,11 @@ def test_the_demo_tunes_its_local_instruct_model_on_local_data():
         "results/generations/tiny-instruct-dolly.parquet",
         "-n", "--forceall", "--configfile", "config/demo.yaml",
     ).stdout  # fmt: skip
-    (job,) = jobs_of("finetune_lora", output)
-    assert "output: results/adapters/tiny-instruct-dolly" in job
+    (job,) = jobs_of("tune", output)
+    assert "output: results/tuned/tiny-instruct-dolly" in job
     assert "input: results/demo/models/instruct, resources/demo/dolly.jsonl" in job
     (generate,) = jobs_of("generate", output)
-    assert "results/adapters/tiny-instruct-dolly" in re.search(r"input: (.*)", generate).group(1)
+    assert "results/tuned/tiny-instruct-dolly" in re.search(r"input: (.*)", generate).group(1)
 
 
 def quant_control_config(tmp_path) -> str:
@@ -73,7 +73,7 @@ def test_quant_control_adds_the_4bit_instruct_model_and_no_tuning_job(tmp_path):
     assert control.settings()["load_in_4bit"] is True
     assert control.source == study.model("gemma-2b-it").source
     assert "gemma-2b-it__vs__gemma-2b-it-4bit" in [c.name for c in study.comparisons]
-    assert list(study.lora_sources()) == PAPER_DOLLY  # the control is not tuned
+    assert list(study.tuned_sources()) == PAPER_DOLLY  # the control is not tuned
     dolly = study.model("gemma-2b-it-dolly")
     assert (dolly.load_in_4bit, dolly.adapter) == ("as_trained", "gemma-2b-it-dolly")
 
@@ -81,7 +81,7 @@ def test_quant_control_adds_the_4bit_instruct_model_and_no_tuning_job(tmp_path):
         snakemake("-n", "--forceall", "--configfile", quant_control_config(tmp_path)).stdout
     )
     without = job_counts(snakemake("-n", "--forceall").stdout)
-    assert with_control["finetune_lora"] == without["finetune_lora"] == 6
+    assert with_control["tune"] == without["tune"] == 6
     for rule in ("generate", "score", "compare"):
         if rule in without:  # planned once the stage's rules exist
             assert with_control[rule] == without[rule] + 1, rule
