@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from finetox.figures import plot_figures
 from finetox.logs import to_log
+from finetox.results.figures import plot_figures
 
 with to_log(snakemake.log[0]):
     plot_figures(

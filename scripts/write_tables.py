@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from finetox.logs import to_log
-from finetox.results import write_tables
+from finetox.results.write import write_tables
 
 with to_log(snakemake.log[0]):
     write_tables(

@@ -9,11 +9,17 @@ import pandas as pd
 import pytest
 
 from finetox.config import load_study
-from finetox.figures import plot_figures, plot_subset_differences, plot_total_differences
 from finetox.io import InputError
 from finetox.results import figure_files, results_layout
+from finetox.results.figures import (
+    draw_figure,
+    plot_figures,
+    plot_subset_differences,
+    plot_total_differences,
+)
+from finetox.results.inputs import load_inputs
 from tests.conftest import REPO
-from tests.test_results import demo_config, fabricate
+from tests.test_results import demo_config, fabricate, set_hdi_prob
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +37,7 @@ def drawn(tmp_path_factory, layout):
 
 def test_every_figure_is_written_as_png_and_pdf(drawn, layout):
     root, *_, written = drawn
-    expected = {p.replace("results/figures", str(root / "figures")) for p in figure_files(layout)}
+    expected = set(figure_files(layout, str(root)))
     assert {str(p) for p in written} == expected
     for path in written:
         data = path.read_bytes()
@@ -62,6 +68,20 @@ def test_drawing_again_gives_identical_bytes_whatever_the_user_style(drawn, layo
         again = plot_figures(layout, scores, comparisons, tmp_path)
     for first, second in zip(written, again, strict=True):
         assert first.read_bytes() == second.read_bytes(), first.name
+
+
+def test_figure_legends_take_the_hdi_mass_from_the_comparison_files(layout, tmp_path):
+    import matplotlib.pyplot as plt
+
+    scores, comparisons = fabricate(tmp_path, layout)
+    for comparison in comparisons:
+        set_hdi_prob(comparison, 0.89)
+    inputs = load_inputs(layout, scores, comparisons)
+    table = layout["tables"][0]
+    spec = next(f for f in layout["figures"] if f.get("table") == table["name"])
+    figure = draw_figure(spec, layout, inputs)
+    assert any("bar: 89% HDI" in t for t in texts(figure))
+    plt.close(figure)
 
 
 def verdict_rows(pairs: int, subsets=("total", "severe")) -> pd.DataFrame:

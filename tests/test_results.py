@@ -1,5 +1,5 @@
 """Tables, verdicts and figures on fabricated score and comparison files (the contracts of the
-scoring and estimation stages): layout, reference rows, rounding, column order, well-formed
+scoring and compare stages): layout, reference rows, rounding, column order, well-formed
 Markdown and LaTeX, byte-stable figures, and errors that name the culprit."""
 
 from __future__ import annotations
@@ -18,17 +18,11 @@ import yaml
 
 from finetox.config import load_study
 from finetox.io import InputError
-from finetox.results import (
-    APPENDIX_CLASSIFIERS,
-    APPENDIX_MODELS,
-    figure_files,
-    markdown_table,
-    percent_one_decimal,
-    results_layout,
-    table_files,
-    table_names,
-    write_tables,
-)
+from finetox.results import figure_files, results_layout, table_files, table_names
+from finetox.results.counts import percent_one_decimal
+from finetox.results.layout import APPENDIX_CLASSIFIERS, APPENDIX_MODELS
+from finetox.results.render import markdown_table
+from finetox.results.write import write_tables
 from tests.conftest import REPO
 
 SUBSET_SIZES = {"severe": 40, "random": 40, "race": 20, "gender": 20, "age": 20, "religion": 20}
@@ -101,7 +95,7 @@ def write_scores(path: Path, toxic: dict[str, int], second_extra: int = 1) -> No
 
 
 def comparison_frame(a: str, b: str) -> pd.DataFrame:
-    """A comparison file as the estimation stage writes it, with differences that follow the
+    """A comparison file as the compare stage writes it, with differences that follow the
     fabricated rates: credible where the rates differ by more than 10 points."""
     rows = []
     for subset in [*SUBSET_SIZES, "total"]:
@@ -137,6 +131,7 @@ def comparison_frame(a: str, b: str) -> pd.DataFrame:
                 "rate_diff_hdi_low": diff - half,
                 "rate_diff_hdi_high": diff + half,
                 "p_rate_diff_gt_0": 0.5 + np.sign(diff) * 0.49 if credible else 0.5,
+                "hdi_prob": 0.95,
             }
         )
     return pd.DataFrame(rows)
@@ -152,8 +147,8 @@ def fabricate(root: Path, layout: dict) -> tuple[list[Path], list[Path]]:
         scores.append(path)
     comparisons = []
     for pair in layout["pairs"]:
-        path = root / "comparisons" / f"{pair}.csv"
-        comparison_frame(*pair.split("__vs__")).to_csv(path, index=False)
+        path = root / "comparisons" / f"{pair['name']}.csv"
+        comparison_frame(pair["a"], pair["b"]).to_csv(path, index=False)
         comparisons.append(path)
     return scores, comparisons
 
@@ -184,7 +179,10 @@ def test_layout_names_the_papers_tables_and_figures(layout):
         "figure4_instruct_vs_community_rates",
         "heatmap_toxic_rates",
     ]
-    community = layout["tables"][2]["blocks"]
+    community = [
+        {**block, "pairs": [pair["name"] for pair in block["pairs"]]}
+        for block in layout["tables"][2]["blocks"]
+    ]
     assert community == [
         {
             "family": "tiny",
@@ -264,7 +262,7 @@ def read_csv(root: Path, name: str) -> pd.DataFrame:
 
 
 def test_every_table_file_is_written(written, layout):
-    for path in table_files(layout, str(written / "tables")):
+    for path in table_files(layout, str(written)):
         assert Path(path).stat().st_size > 0, path
 
 
@@ -364,7 +362,7 @@ def test_markdown_is_a_well_formed_pipe_table(written, name):
     csv = read_csv(written, name)
     assert len(rows) == len(csv) + 2
     assert {len(r) for r in rows} == {len(rows[0])}
-    assert all(re.fullmatch(r" :?-{3,}:? ", cell) for cell in rows[1])
+    assert all(re.fullmatch(r" ?:?-{3,}:? ?", cell) for cell in rows[1])
     lines = [line for line in text.splitlines() if line.startswith("|")]
     assert len({len(line) for line in lines}) == 1  # columns padded to one width
 
@@ -473,13 +471,53 @@ def test_comparison_without_hdi_columns_is_named(written, layout, tmp_path):
         write_tables(layout, scores, comparisons, tmp_path / "out")
 
 
+def set_hdi_prob(comparison: Path, value) -> None:
+    frame = pd.read_csv(comparison)
+    frame["hdi_prob"] = value
+    frame.to_csv(comparison, index=False)
+
+
+def test_interval_labels_come_from_the_comparison_files(layout, tmp_path):
+    """`finetox compare --hdi-prob 0.9`, then the tables: 90% intervals, whatever the config."""
+    scores, comparisons = fabricate(tmp_path / "in", layout)
+    for comparison in comparisons:
+        set_hdi_prob(comparison, 0.9)
+    write_tables(layout, scores, comparisons, tmp_path / "out")
+    text = (tmp_path / "out" / "table1_base_vs_instruct_verdicts.md").read_text()
+    assert "BEST diff [90% HDI]" in text and "Rate diff, pp [90% HDI]" in text
+    assert "Brackets: 90% highest-density interval" in text and "95%" not in text
+
+
+def test_comparison_files_of_one_table_that_disagree_on_hdi_prob_are_named(layout, tmp_path):
+    scores, comparisons = fabricate(tmp_path / "in", layout)
+    community = [c for c in comparisons if "community" in c.name]
+    set_hdi_prob(community[1], 0.9)
+    with pytest.raises(InputError, match="disagree on hdi_prob") as error:
+        write_tables(layout, scores, comparisons, tmp_path / "out")
+    assert str(community[0]) in str(error.value) and str(community[1]) in str(error.value)
+
+
+def test_comparison_without_hdi_prob_is_named(layout, tmp_path):
+    scores, comparisons = fabricate(tmp_path / "in", layout)
+    pd.read_csv(comparisons[0]).drop(columns=["hdi_prob"]).to_csv(comparisons[0], index=False)
+    with pytest.raises(InputError, match=rf"{re.escape(comparisons[0].name)}: no 'hdi_prob'"):
+        write_tables(layout, scores, comparisons, tmp_path / "out")
+
+
+def test_comparison_with_several_hdi_probs_is_named(layout, tmp_path):
+    scores, comparisons = fabricate(tmp_path / "in", layout)
+    set_hdi_prob(comparisons[0], [0.9] + [0.95] * 6)
+    with pytest.raises(InputError, match=rf"{re.escape(comparisons[0].name)}: column 'hdi_prob'"):
+        write_tables(layout, scores, comparisons, tmp_path / "out")
+
+
 def test_score_file_without_toxic_flags_is_named(layout, tmp_path):
     scores, comparisons = fabricate(tmp_path / "in", layout)
     frame = pd.read_parquet(scores[0])
     frame["toxic"] = frame["toxic"].astype(int) * 2
     frame.to_parquet(scores[0])
     with pytest.raises(
-        InputError, match=rf"{re.escape(scores[0].name)}: column 'toxic' must hold true/false"
+        InputError, match=rf"{re.escape(scores[0].name)}: .*'toxic' flag that is not true/false"
     ):
         write_tables(layout, scores, comparisons, tmp_path / "out")
 
@@ -520,7 +558,7 @@ def test_scores_of_another_primary_classifier_are_named(layout, tmp_path):
 
 
 def unfit(comparison: Path, subset: str) -> None:
-    """What the estimation stage writes where BEST's posterior is improper: no BEST numbers."""
+    """What the compare stage writes where BEST's posterior is improper: no BEST numbers."""
     frame = pd.read_csv(comparison)
     where = frame["subset"] == subset
     for column in ("diff_mean", "diff_hdi_low", "diff_hdi_high", "p_diff_gt_0", "effect_size"):
@@ -535,7 +573,9 @@ def test_a_subset_best_could_not_fit_shows_not_fitted(layout, tmp_path):
     unfit(comparisons[0], "severe")
     write_tables(layout, scores, comparisons, tmp_path / "out")
     pair = comparisons[0].stem
-    name = next(t["name"] for t in layout["tables"] if pair in t["blocks"][0]["pairs"])
+    name = next(
+        t["name"] for t in layout["tables"] if pair in [p["name"] for p in t["blocks"][0]["pairs"]]
+    )
     frame = pd.read_csv(tmp_path / "out" / f"{name}_verdicts.csv")
     severe = frame[(frame["pair"] == pair) & (frame["subset"] == "severe")].iloc[0]
     assert np.isnan(severe["best_diff"]) and not severe["best_credible"]

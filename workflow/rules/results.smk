@@ -9,14 +9,14 @@ localrules:
 
 rule write_tables:
     input:
-        scores=results_score_files,
+        scores=scoring_targets(),
         comparisons=results_comparison_files,
     output:
         table_outputs(),
     log:
-        "logs/write_tables.log",
+        paths.log("write_tables"),
     benchmark:
-        "results/benchmarks/write_tables.tsv"
+        paths.benchmark("write_tables")
     conda:
         "../../envs/data.yaml"
     threads: 1
@@ -31,14 +31,14 @@ rule write_tables:
 
 rule plot_figures:
     input:
-        scores=results_score_files,
+        scores=scoring_targets(),
         comparisons=results_comparison_files,
     output:
         figure_outputs(),
     log:
-        "logs/plot_figures.log",
+        paths.log("plot_figures"),
     benchmark:
-        "results/benchmarks/plot_figures.tsv"
+        paths.benchmark("plot_figures")
     conda:
         "../../envs/data.yaml"
     threads: 1

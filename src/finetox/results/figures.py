@@ -22,18 +22,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from finetox import paths  # noqa: E402
 from finetox.io import InputError, atomic_path  # noqa: E402
-from finetox.results import (  # noqa: E402
-    FIGURE_FORMATS,
-    FIGURES_DIR,
-    TOTAL,
-    heatmap_frame,
-    load_inputs,
-    subset_label,
-    verdicts_table,
-)
+from finetox.results.inputs import Inputs, load_inputs  # noqa: E402
+from finetox.results.tables import heatmap_frame, verdicts_table  # noqa: E402
+from finetox.subsets import TOTAL, subset_label  # noqa: E402
 
-log = logging.getLogger("finetox.figures")
+log = logging.getLogger("finetox.results")
 
 DPI = 150
 PNG_METADATA = {"Software": None}
@@ -52,17 +47,17 @@ SHORT_LABELS = {"best": "difference in mean score", "rate": "difference in rate 
 def save_figure(figure: plt.Figure, stem: str | Path) -> list[Path]:
     """PNG and PDF beside each other, atomically, without time or version stamps."""
     stem = Path(stem)
-    paths = []
-    for ext in FIGURE_FORMATS:
+    written = []
+    for ext in paths.FIGURE_FORMATS:
         path = stem.with_name(f"{stem.name}.{ext}")
         metadata = PNG_METADATA if ext == "png" else PDF_METADATA
         with atomic_path(path) as tmp:
             figure.savefig(tmp, format=ext, dpi=DPI, metadata=metadata)
         # the first save placed everything; the second keeps those positions (half the work)
         figure.set_layout_engine("none")
-        paths.append(path)
+        written.append(path)
     plt.close(figure)
-    return paths
+    return written
 
 
 def _style() -> Any:
@@ -225,31 +220,24 @@ def plot_figures(
     layout: Mapping[str, Any],
     scores: Iterable[str | Path],
     comparisons: Iterable[str | Path],
-    out_dir: str | Path = FIGURES_DIR,
+    out_dir: str | Path | None = None,
 ) -> list[Path]:
     """Every figure of the layout, as PNG and PDF, under `out_dir`."""
-    percents, frames = load_inputs(layout, scores, comparisons)
-    tables = {table["name"]: table for table in layout["tables"]}
-    out_dir = Path(out_dir)
+    inputs = load_inputs(layout, scores, comparisons)
+    out_dir = Path(out_dir or paths.figures_dir())
     written: list[Path] = []
     with _style():  # saving draws too: the style must hold until the files are written
         for spec in layout["figures"]:
-            figure = _draw(spec, layout, tables, percents, frames)
-            written += save_figure(figure, out_dir / spec["name"])
+            written += save_figure(draw_figure(spec, layout, inputs), out_dir / spec["name"])
     log.info("wrote %d figures (%d files) to %s", len(layout["figures"]), len(written), out_dir)
     return written
 
 
-def _draw(
-    spec: Mapping[str, Any],
-    layout: Mapping[str, Any],
-    tables: Mapping[str, Any],
-    percents: Mapping[str, pd.DataFrame],
-    frames: Mapping[str, pd.DataFrame],
-) -> plt.Figure:
-    """One figure of the layout."""
+def draw_figure(spec: Mapping[str, Any], layout: Mapping[str, Any], inputs: Inputs) -> plt.Figure:
+    """One figure of the layout; a comparison table's figure takes its HDI mass from the
+    table's comparison files."""
     if spec["style"] == "heatmap":
-        frame = heatmap_frame(layout, percents, spec["prompt_format"])
+        frame = heatmap_frame(layout, inputs.percents, spec["prompt_format"])
         primary = layout["classifiers"][0]["name"]
         fmt = f", {spec['prompt_format']} prompts" if len(layout["formats"]) > 1 else ""
         return plot_heatmap(
@@ -257,14 +245,10 @@ def _draw(
             f"% toxic generations by model and subset{fmt}",
             f"classifier: {primary}; darker = more toxic",
         )
-    table = tables[spec["table"]]
-    missing = [p for b in table["blocks"] for p in b["pairs"] if p not in frames]
-    if missing:
-        raise InputError(f"no comparison file for pair(s) {missing}")
-    verdicts = verdicts_table(table, layout, frames, percents)
+    table = next(table for table in layout["tables"] if table["name"] == spec["table"])
+    verdicts = verdicts_table(table, layout, inputs.frames(table), inputs.percents)
     title = table["title"].replace("Table", "Figure for Table", 1)
+    hdi_prob = inputs.hdi_prob(table)
     if spec["style"] == "total":
-        return plot_total_differences(verdicts, title, layout["hdi_prob"])
-    return plot_subset_differences(
-        verdicts, layout["subsets"], spec["measure"], title, layout["hdi_prob"]
-    )
+        return plot_total_differences(verdicts, title, hdi_prob)
+    return plot_subset_differences(verdicts, layout["subsets"], spec["measure"], title, hdi_prob)

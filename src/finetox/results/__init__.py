@@ -1,0 +1,16 @@
+"""The results stage: the paper's tables (1-3 and Appendix A), the verdicts beside them, a
+classifier sensitivity view, and the figures, from finished score and comparison files.
+
+Aggregation only. Modules, one job each:
+- layout: which tables and figures a study has, as plain data (the rules' outputs come from it);
+- counts: percent toxic per model and subset, from the score files' flags;
+- inputs: the score and comparison files, checked (a comparison file carries its HDI mass);
+- tables: the tables as data frames; render: their display strings, Markdown, LaTeX and HTML;
+- captions: the tables' captions and notes; write: write_tables; figures: plot_figures.
+
+Here only the layout, so that the workflow can read it without pandas or matplotlib.
+"""
+
+from finetox.results.layout import figure_files, results_layout, table_files, table_names
+
+__all__ = ["figure_files", "results_layout", "table_files", "table_names"]

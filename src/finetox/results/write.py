@@ -1,0 +1,105 @@
+"""Write every table of the layout as CSV (the numbers) and as Markdown, LaTeX and HTML (display
+strings, captioned; the HTML is what the Snakemake report shows)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from finetox import paths
+from finetox.io import atomic_path, write_table
+from finetox.results import captions
+from finetox.results.inputs import Inputs, check_rates_agree, load_inputs
+from finetox.results.layout import table_names, table_pairs
+from finetox.results.render import percents_display, rates_display, rendered, verdicts_display
+from finetox.results.tables import (
+    classifiers_table,
+    models_table,
+    rates_table,
+    verdicts_table,
+)
+from finetox.subsets import TOTAL
+
+log = logging.getLogger("finetox.results")
+
+
+def write_tables(
+    layout: Mapping[str, Any],
+    scores: Iterable[str | os.PathLike],
+    comparisons: Iterable[str | os.PathLike],
+    out_dir: str | os.PathLike | None = None,
+) -> list[Path]:
+    """Every table of the layout, in every format, under `out_dir`."""
+    inputs = load_inputs(layout, scores, comparisons)
+    out_dir = Path(out_dir or paths.tables_dir())
+    written: list[Path] = []
+    for table in layout["tables"]:
+        written += _write_comparison_tables(table, layout, inputs, out_dir)
+    written += _write_appendices(layout, inputs, out_dir)
+    log.info("wrote %d tables (%d files) to %s", len(table_names(layout)), len(written), out_dir)
+    return written
+
+
+def _write_comparison_tables(
+    table: Mapping[str, Any], layout: Mapping[str, Any], inputs: Inputs, out_dir: Path
+) -> list[Path]:
+    """A comparison table's rates and its verdicts."""
+    percents = inputs.percents
+    rates = rates_table(table, layout, percents)
+    written = write_table_files(
+        rates, rates_display(rates), out_dir / table["name"], table["title"],
+        captions.rates_note(layout, percents, blocks=True),
+    )  # fmt: skip
+    verdicts = verdicts_table(table, layout, inputs.frames(table), percents)
+    check_rates_agree(table_pairs(table), inputs.comparisons, percents)
+    hdi_prob = inputs.hdi_prob(table)
+    written += write_table_files(
+        verdicts, verdicts_display(verdicts, hdi_prob), out_dir / table["verdicts"],
+        captions.verdicts_caption(table), captions.verdicts_note(hdi_prob),
+    )  # fmt: skip
+    _log_table(table["name"], rates, verdicts)
+    return written
+
+
+def _write_appendices(layout: Mapping[str, Any], inputs: Inputs, out_dir: Path) -> list[Path]:
+    """Appendix A (the models) and B (total % toxic by classifier)."""
+    appendices = layout["appendices"]
+    models = models_table(layout, inputs.percents)
+    written = write_table_files(
+        models, percents_display(models, ["Total"]), out_dir / appendices["models"],
+        captions.MODELS_CAPTION, captions.rates_note(layout, inputs.percents),
+    )  # fmt: skip
+    sensitivity = classifiers_table(layout, inputs.percents)
+    names = [classifier["name"] for classifier in layout["classifiers"]]
+    written += write_table_files(
+        sensitivity, percents_display(sensitivity, names), out_dir / appendices["classifiers"],
+        captions.CLASSIFIERS_CAPTION, captions.CLASSIFIERS_NOTE,
+    )  # fmt: skip
+    return written
+
+
+def write_table_files(
+    data: pd.DataFrame, shown: pd.DataFrame, stem: str | os.PathLike, caption: str, note: str = ""
+) -> list[Path]:
+    """`data` as CSV; `shown` (display strings) as Markdown, LaTeX and HTML, captioned."""
+    stem = Path(stem)
+    out = {ext: stem.with_name(f"{stem.name}.{ext}") for ext in paths.TABLE_FORMATS}
+    write_table(data, out["csv"])
+    for ext, text in rendered(shown, caption, note, stem.name).items():
+        with atomic_path(out[ext]) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    return list(out.values())
+
+
+def _log_table(name: str, rates: pd.DataFrame, verdicts: pd.DataFrame) -> None:
+    total = verdicts[verdicts["subset"] == TOTAL]
+    credible = int(total["best_credible"].sum()), int(total["rate_credible"].sum())
+    log.info(
+        "%s: %d models; in total %d of %d pairs credible by BEST, %d by rate",
+        name, len(rates), credible[0], len(total), credible[1],
+    )  # fmt: skip
