@@ -76,7 +76,7 @@ def test_rate_verdict_in_total_is_the_planted_one(demo_run, pair):
 # instruct (toxic in 62% of prompts against none). The Dolly and community-toxic models are toxic
 # in a minority of prompts (14%, 30%) and say the same clean sentences as instruct elsewhere, which
 # the demo classifier scores identically: their bulk does not move, BEST rightly finds no shift of
-# location there, and the rate view is the verdict (see the estimation stage and the README).
+# location there, and the rate view is the verdict (see the compare stage and the README).
 BEST_SEES = {
     "tiny-base__vs__tiny-instruct": +1,
     "tiny-instruct__vs__tiny-instruct-dolly": None,

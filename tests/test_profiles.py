@@ -15,7 +15,7 @@ from tests.workflow_runs import BIN, failure, jobs_of, snakemake
 
 PROFILES = sorted((REPO / "profiles").glob("*/config.yaml"))
 RULE_FILES = sorted((REPO / "workflow" / "rules").glob("*.smk"))
-GPU_RULES = {"finetune_lora", "generate", "score"}
+GPU_RULES = {"tune", "generate", "score"}
 
 
 @cache
@@ -122,7 +122,7 @@ def test_model_jobs_of_the_study_are_sized_by_their_models():
     small = resources("generate", "results/generations/gemma-2b.parquet")
     assert big["gpu"] == small["gpu"] == "1"
     assert int(big["mem_mb"]) > int(small["mem_mb"]) and int(big["runtime"]) > int(small["runtime"])
-    tuning = resources("finetune_lora", "results/adapters/llama3.1-8b-instruct-dolly")
+    tuning = resources("tune", "results/tuned/llama3.1-8b-instruct-dolly")
     assert tuning["gpu"] == "1" and int(tuning["runtime"]) > int(big["runtime"])
     gpu_jobs = {job.rule for job in jobs.values() if job.gpu}
     assert gpu_jobs == GPU_RULES

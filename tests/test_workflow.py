@@ -19,14 +19,14 @@ SNAKEMAKE = str(BIN / "snakemake")
 # 6 instruct, 12 community, 6 Dolly), 6 adapters, 22 comparisons. Aggregates run once.
 PAPER_JOBS = {
     "build_prompt_set": 1,
-    "finetune_lora": 6,
+    "tune": 6,
     "generate": 28,
     "score": 28,
     "compare": 22,
 }
 DEMO_JOBS = {
     "build_prompt_set": 1,
-    "finetune_lora": 1,
+    "tune": 1,
     "generate": 5,
     "score": 5,
     "compare": 4,

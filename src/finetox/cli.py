@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from finetox import __version__
+from finetox import __version__, paths
 from finetox.io import UserError
 from finetox.logs import configure_console_logging
 
@@ -53,7 +53,11 @@ def _check_config(parser: argparse.ArgumentParser) -> None:
 
 @command("config-reference", "print every config key (type, default, meaning) as Markdown")
 def _config_reference(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--update", metavar="README", help="rewrite the reference in this file")
+    parser.add_argument(
+        "--update",
+        metavar="FILE",
+        help="rewrite the reference in this file (docs/configuration.md)",
+    )
 
     def run(args: argparse.Namespace) -> int:
         from finetox.config import config_reference, update_reference
@@ -70,8 +74,8 @@ def _config_reference(parser: argparse.ArgumentParser) -> None:
 @command("build-prompts", "build the prompt set and its manifest from a study config")
 def _build_prompts(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="config/config.yaml")
-    parser.add_argument("--out", default="results/prompts/prompt_set.parquet")
-    parser.add_argument("--manifest", default="results/prompts/manifest.json")
+    parser.add_argument("--out", default=paths.prompt_set())
+    parser.add_argument("--manifest", default=paths.prompt_manifest())
 
     def run(args: argparse.Namespace) -> int:
         from finetox.config import load_study_file
@@ -98,29 +102,31 @@ def _demo_data(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
-@command("finetune", "tune a model with LoRA on Dolly (the authors' recipe) and save the adapter")
-def _finetune(parser: argparse.ArgumentParser) -> None:
+@command("tune", "tune a model with LoRA on Dolly (the authors' recipe) and save the adapter")
+def _tune(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="hub id or local folder of the model")
     parser.add_argument("--revision", default=None, help="branch, tag or commit of a hub model")
     parser.add_argument(
-        "--data", default=None, help="Dolly JSONL file or hub dataset id (default: lora.data)"
+        "--data", default=None, help="Dolly JSONL file or hub dataset id (default: tune.data)"
     )
     parser.add_argument("--out", required=True, help="adapter folder to create")
-    parser.add_argument("--config", default=None, help="study config to take the lora section of")
+    parser.add_argument("--config", default=None, help="study config to take the tune section of")
     parser.add_argument("--checkpoints", default=None, help="default: OUT/../.checkpoints/NAME")
     parser.add_argument("--max-records", type=int, default=None, help="use the first N records")
     parser.add_argument("--trust-remote-code", action="store_true")
 
     def run(args: argparse.Namespace) -> int:
-        from finetox.finetune import finetune_file, lora_settings_for
+        from finetox.tune import tune_file, tune_settings
 
-        lora = lora_settings_for(args.config, data=args.data, max_records=args.max_records)
+        settings = tune_settings(args.config, data=args.data, max_records=args.max_records)
         model = {
             "source": args.model,
             "revision": args.revision,
             "trust_remote_code": args.trust_remote_code,
         }
-        record = finetune_file(model=model, lora=lora, out=args.out, checkpoints=args.checkpoints)
+        record = tune_file(
+            model=model, settings=settings, out=args.out, checkpoints=args.checkpoints
+        )
         print(
             f"{args.out}: {record['global_step']} steps, final loss {record['final_loss']:.4f}, "
             f"{'4-bit' if record['load_in_4bit'] else 'full-precision'} base"
@@ -133,26 +139,27 @@ def _finetune(parser: argparse.ArgumentParser) -> None:
 @command("results", "write the tables and figures from finished score and comparison files")
 def _results(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="config/config.yaml", help="the study config")
-    parser.add_argument("--scores", default="results/scores", help="folder of {model}.parquet")
+    parser.add_argument("--scores", default=paths.scores_dir(), help="folder of {model}.parquet")
     parser.add_argument(
-        "--comparisons", default="results/comparisons", help="folder of {a}__vs__{b}.csv"
+        "--comparisons", default=paths.comparisons_dir(), help="folder of {a}__vs__{b}.csv"
     )
-    parser.add_argument("--tables", default="results/tables", help="folder for the tables")
-    parser.add_argument("--figures", default="results/figures", help="folder for the figures")
+    parser.add_argument("--tables", default=paths.tables_dir(), help="folder for the tables")
+    parser.add_argument("--figures", default=paths.figures_dir(), help="folder for the figures")
     parser.add_argument("--no-figures", action="store_true", help="write the tables only")
 
     def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from finetox.config import load_study_file
-        from finetox.results import results_layout, write_tables
+        from finetox.results import results_layout
+        from finetox.results.write import write_tables
 
         layout = results_layout(load_study_file(args.config))
         scores = [Path(args.scores) / f"{model}.parquet" for model in layout["models"]]
-        comparisons = [Path(args.comparisons) / f"{pair}.csv" for pair in layout["pairs"]]
+        comparisons = [Path(args.comparisons) / f"{p['name']}.csv" for p in layout["pairs"]]
         written = write_tables(layout, scores, comparisons, args.tables)
         if not args.no_figures:
-            from finetox.figures import plot_figures
+            from finetox.results.figures import plot_figures
 
             written += plot_figures(layout, scores, comparisons, args.figures)
         for path in written:
@@ -166,7 +173,7 @@ def _results(parser: argparse.ArgumentParser) -> None:
 def _score(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classifier", required=True, metavar="ID_OR_PATH", help="hub id/folder")
     parser.add_argument("--label", default="hate", help="the toxic label's name in id2label")
-    parser.add_argument("--threshold", type=float, default=0.5, help="toxic when score > this")
+    parser.add_argument("--threshold", type=float, help="toxic when score > this (default 0.5)")
     parser.add_argument("--name", help="column suffix (default: from the classifier's name)")
     parser.add_argument("--revision", help="branch, tag or commit of a hub classifier")
     parser.add_argument(
@@ -195,12 +202,13 @@ def _score(parser: argparse.ArgumentParser) -> None:
     def run(args: argparse.Namespace) -> int:
         from finetox.scoring import ClassifierSpec, default_name, score_file
 
+        threshold = {} if args.threshold is None else {"threshold": args.threshold}
         spec = ClassifierSpec(
             name=args.name or default_name(args.classifier),
             source=args.classifier,
             label=args.label,
-            threshold=args.threshold,
             revision=args.revision,
+            **threshold,
         )
         score_file(
             args.generations,
@@ -284,7 +292,7 @@ def _compare(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("b", help="scores of model B; differences are A - B")
     parser.add_argument("--out", help="the comparison CSV (default: A__vs__B.csv)")
     parser.add_argument("--posterior", metavar="FILE", help="also write the draws (NetCDF)")
-    parser.add_argument("--config", help="take the estimation settings from this study config")
+    parser.add_argument("--config", help="take the compare settings from this study config")
     parser.add_argument("--hdi-prob", type=probability, help="HDI mass (default 0.95)")
     parser.add_argument(
         "--score-column", metavar="NAME", help="default: score, else the primary classifier's"
@@ -305,20 +313,24 @@ def _compare(parser: argparse.ArgumentParser) -> None:
     def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
+        from finetox.compare import Settings, compare_file
+        from finetox.compare.terminal import a_more_toxic, print_table
         from finetox.config import load_study_file
-        from finetox.estimation import Settings, a_more_toxic, compare_file, print_table
+        from finetox.pairs import pair_name
 
-        section = load_study_file(args.config).config["estimation"] if args.config else None
-        settings = Settings.from_config(
-            section, hdi_prob=args.hdi_prob, draws=args.draws, seed=args.seed
-        )
-        out = args.out or f"{Path(args.a).stem}__vs__{Path(args.b).stem}.csv"
+        overrides = {"hdi_prob": args.hdi_prob, "draws": args.draws, "seed": args.seed}
+        if args.config:
+            section = load_study_file(args.config).config["compare"]
+            settings = Settings.from_section(section, **overrides)
+        else:
+            settings = Settings.defaults(**overrides)
+        out = args.out or f"{pair_name(Path(args.a).stem, Path(args.b).stem)}.csv"
         table = compare_file(
             args.a,
             args.b,
             out,
+            settings=settings,
             posterior=args.posterior,
-            estimation=settings,
             score_column=args.score_column,
             threshold=args.threshold,
             allow_unpaired=args.allow_unpaired,

@@ -2,7 +2,10 @@
 import re
 import sys
 
-from finetox.config import CEB_SUBSETS, ConfigError, load_study
+from finetox import paths
+from finetox.config import ConfigError, load_study
+from finetox.results import figure_files, results_layout, table_files
+from finetox.subsets import CEB_SUBSETS
 
 
 def _load_study():
@@ -29,17 +32,13 @@ wildcard_constraints:
     pair=_alternatives(PAIRS),
 
 
-PROMPT_SET = "results/prompts/prompt_set.parquet"
-PROMPT_MANIFEST = "results/prompts/manifest.json"
-
-
 def final_outputs(wildcards):
     """Everything the default target builds."""
     return [
-        PROMPT_SET,
-        PROMPT_MANIFEST,
+        paths.prompt_set(),
+        paths.prompt_manifest(),
         *generation_targets(),
-        *tuning_targets(),
+        *tune_targets(),
         *scoring_targets(),
         *comparison_targets(),
         *results_targets(),
@@ -93,12 +92,12 @@ def model_runtime(wildcards, attempt):
     return int((30 + 10 * _model_size(spec)) * attempt)
 
 
-def tuning_mem_mb(wildcards, attempt):
-    return _mem_mb(STUDY.lora_sources()[wildcards.dolly], attempt)
+def tune_mem_mb(wildcards, attempt):
+    return _mem_mb(TUNED_SOURCES[wildcards.tuned], attempt)
 
 
-def tuning_runtime(wildcards, attempt):
-    spec = STUDY.lora_sources()[wildcards.dolly]
+def tune_runtime(wildcards, attempt):
+    spec = TUNED_SOURCES[wildcards.tuned]
     if spec.runtime:
         return spec.runtime * attempt
     # one epoch of Dolly (15k records) on one GPU: about an hour per few billion parameters
@@ -115,14 +114,11 @@ def scoring_runtime(wildcards, attempt):
     return (15 + 15 * len(config["scoring"]["classifiers"])) * attempt
 
 
-# --- demo models -----------------------------------------------------------------------------
-
-
 # --- generation ------------------------------------------------------------------------------
 
 
 def generation_targets():
-    return [f"results/generations/{model}.parquet" for model in MODELS]
+    return [paths.generations(model) for model in MODELS]
 
 
 def generation_model_settings(wildcards):
@@ -131,13 +127,14 @@ def generation_model_settings(wildcards):
 
 
 def generation_settings(wildcards):
-    return config["generation"]
+    """The generation keys every model shares; a model's own keys come with its settings."""
+    return STUDY.generation_settings()
 
 
 def adapter_for(wildcards):
-    """A Dolly model's LoRA adapter folder (made by the tuning stage); [] for other models."""
+    """A Dolly model's LoRA adapter folder (made by the tune stage); [] for other models."""
     spec = STUDY.model(wildcards.model)
-    return f"results/adapters/{spec.adapter}" if spec.adapter else []
+    return paths.adapter(spec.adapter) if spec.adapter else []
 
 
 def local_model_for(wildcards):
@@ -146,51 +143,49 @@ def local_model_for(wildcards):
     return spec.source if spec.local else []
 
 
-# --- tuning ----------------------------------------------------------------------------------
+# --- tune ------------------------------------------------------------------------------------
 
 
-# One job per Dolly model ({dolly}: the Dolly slug), tuned from its family's instruct model.
-LORA_SOURCES = STUDY.lora_sources()
-ADAPTERS = "results/adapters"
+# One job per tuned (Dolly) model ({tuned}: its slug), tuned from its family's instruct model.
+TUNED_SOURCES = STUDY.tuned_sources()
 
 
 wildcard_constraints:
-    dolly=_alternatives(LORA_SOURCES),
+    tuned=_alternatives(TUNED_SOURCES),
 
 
-def tuning_targets():
-    return [f"{ADAPTERS}/{slug}" for slug in LORA_SOURCES]
+def tune_targets():
+    return [paths.adapter(slug) for slug in TUNED_SOURCES]
 
 
-def tuning_inputs(wildcards):
+def tune_inputs(wildcards):
     """Local files only: the instruct model's folder and the Dolly data file, when local."""
-    spec = LORA_SOURCES[wildcards.dolly]
+    spec = TUNED_SOURCES[wildcards.tuned]
     inputs = {}
     if spec.local:
         inputs["model"] = spec.source
-    if config["lora"]["data"].get("path"):
-        inputs["data"] = config["lora"]["data"]["path"]
+    if config["tune"]["data"].get("path"):
+        inputs["data"] = config["tune"]["data"]["path"]
     return inputs
 
 
-def tuning_model_settings(wildcards):
-    return LORA_SOURCES[wildcards.dolly].settings()
+def tune_model_settings(wildcards):
+    return TUNED_SOURCES[wildcards.tuned].settings()
 
 
-def lora_settings(wildcards):
-    return config["lora"]
+def tune_settings(wildcards):
+    return config["tune"]
 
 
-def tuning_checkpoints(wildcards):
-    """Outside the adapter folder, so a killed job resumes while its output is still missing."""
-    return f"{ADAPTERS}/.checkpoints/{wildcards.dolly}"
+def tune_checkpoints(wildcards):
+    return paths.checkpoints(wildcards.tuned)
 
 
 # --- scoring ---------------------------------------------------------------------------------
 
 
 def scoring_targets():
-    return [f"results/scores/{model}.parquet" for model in MODELS]
+    return [paths.scores(model) for model in MODELS]
 
 
 def scoring_settings(wildcards):
@@ -204,41 +199,32 @@ def classifier_folders(wildcards):
     ]
 
 
-# --- estimation ------------------------------------------------------------------------------
+# --- compare ---------------------------------------------------------------------------------
 # One compare job per pair: it compiles the BEST model once and fits every subset with it.
 
 
 def comparison_targets():
     return [
-        f"results/comparisons/{pair}.{ext}" for pair in PAIRS for ext in ("csv", "nc")
+        path
+        for pair in PAIRS
+        for path in (paths.comparison(pair), paths.posterior(pair))
     ]
 
 
 def comparison_scores(wildcards):
-    comparison = STUDY.comparison(wildcards.pair)
-    return {
-        "a": f"results/scores/{comparison.a}.parquet",
-        "b": f"results/scores/{comparison.b}.parquet",
-    }
+    pair = STUDY.comparison(wildcards.pair)
+    return {"a": paths.scores(pair.a), "b": paths.scores(pair.b)}
 
 
-def comparison_settings(wildcards):
-    comparison = STUDY.comparison(wildcards.pair)
-    return {
-        "name": comparison.name,
-        "a": comparison.a,
-        "b": comparison.b,
-        "kind": comparison.kind,
-        "family": comparison.family,
-        "prompt_format": comparison.prompt_format,
-    }
+def pair_record(wildcards):
+    return STUDY.comparison(wildcards.pair).record()
 
 
 def compare_threads(wildcards):
     # chains sample in parallel threads, which pays on the paper's 2,400 scores per model; a
     # small prompt set is bound by compiling (one thread), so two jobs at once beat two threads
     prompts = sum(n or 0 for n in config["prompts"]["subsets"].values())
-    return min(config["estimation"]["chains"], 4) if prompts >= 1000 else 1
+    return min(config["compare"]["chains"], 4) if prompts >= 1000 else 1
 
 
 def compare_mem_mb(wildcards, attempt):
@@ -254,75 +240,61 @@ def compare_runtime(wildcards, attempt):
 # --- results ---------------------------------------------------------------------------------
 # Which tables and figures the study has (and their rows) is derived once from the study, so the
 # rules' outputs and the writers agree. Both rules read every score and comparison file.
-from finetox.results import (
-    FIGURES_DIR,
-    TABLES_DIR,
-    figure_files,
-    results_layout,
-    table_files,
-)
-
 RESULTS_LAYOUT = results_layout(STUDY)
-TABLE_FILES = table_files(RESULTS_LAYOUT)
-FIGURE_FILES = figure_files(RESULTS_LAYOUT)
-# the report shows each table as HTML and each figure as PNG (the other formats are downloads)
-REPORT_CAPTIONS = {
-    "base_vs_instruct": "table1.rst",
-    "instruct_vs_dolly": "table2.rst",
-    "instruct_vs_community": "table3.rst",
-    "instruct_vs_4bit": "table4.rst",
-    "extra": "table5.rst",
-}
 
 
 def results_targets():
-    return [*TABLE_FILES, *FIGURE_FILES]
+    return [*table_files(RESULTS_LAYOUT), *figure_files(RESULTS_LAYOUT)]
 
 
 def results_layout_settings(wildcards):
     return RESULTS_LAYOUT
 
 
-def results_score_files(wildcards):
-    return [f"results/scores/{model}.parquet" for model in MODELS]
-
-
 def results_comparison_files(wildcards):
-    return [f"results/comparisons/{pair}.csv" for pair in PAIRS]
+    return [paths.comparison(pair["name"]) for pair in RESULTS_LAYOUT["pairs"]]
 
 
-def _report_table(name, caption, subcategory, content):
+# The report shows each table as HTML and each figure as PNG (the other formats are downloads),
+# captioned by workflow/report/: {kind}.rst, verdicts.rst, {appendix}.rst, figure_{style}.rst.
+
+
+def _in_report(path, caption, category, subcategory, labels):
     return report(
-        f"{TABLES_DIR}/{name}.html",
+        path,
         caption=f"../report/{caption}",
-        category="Tables",
+        category=category,
         subcategory=subcategory,
-        labels={"table": name, "content": content},
+        labels=labels,
     )
+
+
+def _table_files(name, caption, subcategory, content):
+    """One table's files, its HTML flagged for the report."""
+    labels = {"table": name, "content": content}
+    return [
+        (
+            _in_report(path, caption, "Tables", subcategory, labels)
+            if path.endswith(".html")
+            else path
+        )
+        for path in paths.table_files(name)
+    ]
 
 
 def table_outputs():
     """Every table file; the HTML ones flagged for the report, captioned per table."""
-    flagged = {}
+    outputs = []
     for table in RESULTS_LAYOUT["tables"]:
-        caption, title = REPORT_CAPTIONS[table["kind"]], table["title"]
-        flagged[table["name"]] = _report_table(
-            table["name"], caption, title, "% toxic generations"
+        title = table["title"]
+        outputs += _table_files(
+            table["name"], f"{table['kind']}.rst", title, "% toxic generations"
         )
-        flagged[table["name"] + "_verdicts"] = _report_table(
-            table["name"] + "_verdicts", "verdicts.rst", title, "verdicts"
-        )
-    flagged["appendix_a_models"] = _report_table(
-        "appendix_a_models", "appendix_a.rst", "Appendices", "evaluated models"
-    )
-    flagged["appendix_b_classifiers"] = _report_table(
-        "appendix_b_classifiers",
-        "appendix_b.rst",
-        "Appendices",
-        "% toxic by classifier",
-    )
-    html = {str(path) for path in flagged.values()}
-    return [*flagged.values(), *(path for path in TABLE_FILES if path not in html)]
+        outputs += _table_files(table["verdicts"], "verdicts.rst", title, "verdicts")
+    contents = {"models": "evaluated models", "classifiers": "% toxic by classifier"}
+    for key, name in RESULTS_LAYOUT["appendices"].items():
+        outputs += _table_files(name, f"{name}.rst", "Appendices", contents[key])
+    return outputs
 
 
 def figure_outputs():
@@ -330,17 +302,11 @@ def figure_outputs():
     titles = {table["name"]: table["title"] for table in RESULTS_LAYOUT["tables"]}
     outputs = []
     for figure in RESULTS_LAYOUT["figures"]:
+        caption = f"figure_{figure['style']}.rst"
         subcategory = titles.get(figure.get("table"), "Toxic rates")
-        outputs.append(_report_figure(figure["name"], figure["style"], subcategory))
-        outputs.append(f"{FIGURES_DIR}/{figure['name']}.pdf")
+        labels = {"figure": figure["name"]}
+        for path in paths.figure_files(figure["name"]):
+            if path.endswith(".png"):
+                path = _in_report(path, caption, "Figures", subcategory, labels)
+            outputs.append(path)
     return outputs
-
-
-def _report_figure(name, style, subcategory):
-    return report(
-        f"{FIGURES_DIR}/{name}.png",
-        caption=f"../report/figure_{style}.rst",
-        category="Figures",
-        subcategory=subcategory,
-        labels={"figure": name},
-    )

@@ -5,11 +5,11 @@ if config["demo"]["build_models"]:
 
     rule build_demo_classifier:
         output:
-            directory("results/demo/models/classifier"),
+            directory(paths.demo_model(paths.DEMO_CLASSIFIER)),
         log:
-            "logs/build_demo_classifier.log",
+            paths.log("build_demo_classifier"),
         benchmark:
-            "results/benchmarks/build_demo_classifier.tsv"
+            paths.benchmark("build_demo_classifier")
         conda:
             "../../envs/models.yaml"
         threads: 1
@@ -23,14 +23,14 @@ if config["demo"]["build_models"]:
 
     rule build_demo_lms:
         output:
-            base=directory("results/demo/models/base"),
-            instruct=directory("results/demo/models/instruct"),
-            same=directory("results/demo/models/community-same"),
-            toxic=directory("results/demo/models/community-toxic"),
+            base=directory(paths.demo_model("base")),
+            instruct=directory(paths.demo_model("instruct")),
+            same=directory(paths.demo_model("community-same")),
+            toxic=directory(paths.demo_model("community-toxic")),
         log:
-            "logs/build_demo_lms.log",
+            paths.log("build_demo_lms"),
         benchmark:
-            "results/benchmarks/build_demo_lms.tsv"
+            paths.benchmark("build_demo_lms")
         conda:
             "../../envs/models.yaml"
         threads: 1

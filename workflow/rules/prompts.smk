@@ -2,12 +2,12 @@ rule build_prompt_set:
     input:
         prompt_source_files,
     output:
-        prompts=PROMPT_SET,
-        manifest=PROMPT_MANIFEST,
+        prompts=paths.prompt_set(),
+        manifest=paths.prompt_manifest(),
     log:
-        "logs/build_prompt_set.log",
+        paths.log("build_prompt_set"),
     benchmark:
-        "results/benchmarks/build_prompt_set.tsv"
+        paths.benchmark("build_prompt_set")
     conda:
         "../../envs/data.yaml"
     threads: 1
