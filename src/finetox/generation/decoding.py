@@ -157,6 +157,15 @@ def _reserved_cache(model, config):
     return cache
 
 
+@functools.cache
+def _cache_argument() -> str:
+    """generate's name for a ready KV cache: `cache` in transformers 5.24, `past_key_values` in
+    earlier 5.x releases (5.17 on the GPU machines), which reject the other name."""
+    from transformers.generation.utils import ALL_CACHE_NAMES
+
+    return ALL_CACHE_NAMES[0]
+
+
 def _generate_batch(model, tokenizer, batch: list[list[int]], config, stops) -> list[Continuation]:
     import torch
 
@@ -169,7 +178,7 @@ def _generate_batch(model, tokenizer, batch: list[list[int]], config, stops) -> 
             input_ids=padded["input_ids"].to(device),
             attention_mask=padded["attention_mask"].to(device),
             generation_config=config,
-            **({"cache": cache} if cache is not None else {}),
+            **({_cache_argument(): cache} if cache is not None else {}),
         )
     new = output[:, width:].tolist()
     return [
