@@ -1,13 +1,17 @@
-from finetox.compare import Settings, compare_file
+from finetox.compare import Outputs, Settings, compare_file
 from finetox.logs import to_log
 
 with to_log(snakemake.log[0]):
     compare_file(
         snakemake.input.a,
         snakemake.input.b,
-        snakemake.output.table,
+        Outputs(
+            table=snakemake.output.table,
+            posterior=snakemake.output.posterior,
+            flips=snakemake.output.flips,
+            json=snakemake.output.json,
+        ),
         settings=Settings.from_section(snakemake.params.compare),
-        posterior=snakemake.output.draws,
         pair=snakemake.params.pair,
         cores=snakemake.threads,
     )

@@ -64,6 +64,26 @@ def posterior(pair: str, root: str = RESULTS) -> str:
     return f"{comparisons_dir(root)}/{pair}.nc"
 
 
+def flips(pair: str, root: str = RESULTS) -> str:
+    """The prompts whose toxic flag differs between the pair's models (CSV)."""
+    return f"{comparisons_dir(root)}/{pair}.flips.csv"
+
+
+def comparison_json(pair: str, root: str = RESULTS) -> str:
+    """The comparison as JSON (what `finetox card` reads)."""
+    return f"{comparisons_dir(root)}/{pair}.json"
+
+
+def comparison_files(pair: str, root: str = RESULTS) -> dict[str, str]:
+    """Every output of a pair's compare job, by the name compare_file gives it."""
+    return {
+        "table": comparison(pair, root),
+        "posterior": posterior(pair, root),
+        "flips": flips(pair, root),
+        "json": comparison_json(pair, root),
+    }
+
+
 def tables_dir(root: str = RESULTS) -> str:
     return f"{root}/tables"
 

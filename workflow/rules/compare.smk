@@ -5,8 +5,7 @@ rule compare:
     input:
         unpack(comparison_scores),
     output:
-        table=paths.comparison("{pair}"),
-        draws=paths.posterior("{pair}"),
+        **paths.comparison_files("{pair}"),
     log:
         paths.log("compare", "{pair}"),
     benchmark:

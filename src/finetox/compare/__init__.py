@@ -1,6 +1,18 @@
-"""The compare stage: two models' toxicity per subset, by BEST as in the paper and by toxic rate."""
+"""The compare stage: how a tuned model's toxicity differs from its original's, per subset and
+in total, as the change B - A in three views (paired toxic rate, toxic rate, BEST's mean score),
+each read with the HDI + ROPE decision rule."""
 
-from finetox.compare.run import COLUMNS, CompareError, compare_file, compare_scores
-from finetox.compare.settings import Priors, Settings
+from finetox.compare.pairing import CompareError
+from finetox.compare.run import COLUMNS, Outputs, compare_file, compare_scores
+from finetox.compare.settings import Priors, Rope, Settings
 
-__all__ = ["COLUMNS", "CompareError", "Priors", "Settings", "compare_file", "compare_scores"]
+__all__ = [
+    "COLUMNS",
+    "CompareError",
+    "Outputs",
+    "Priors",
+    "Rope",
+    "Settings",
+    "compare_file",
+    "compare_scores",
+]

@@ -16,25 +16,18 @@ import functools
 import logging
 import os
 import time
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from finetox.compare.decision import decide, not_fitted, quiet_imports
 from finetox.compare.settings import Priors, Settings
 
 log = logging.getLogger("finetox.compare")
 
-
-def quiet_imports() -> None:
-    """Import-time notices of ArviZ and PyTensor that say nothing about a comparison."""
-    warnings.filterwarnings("ignore", message="ArviZ is undergoing a major refactor")
-    warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
-    preview = logging.getLogger("arviz.preview")
-    if not preview.filters:
-        preview.addFilter(lambda record: record.levelno >= logging.WARNING)
+DRAW_VARIABLES = ("mu_a", "mu_b", "sigma_a", "sigma_b", "nu", "change", "effect_size", "diverging")
 
 
 def best_model(y_a: np.ndarray, y_b: np.ndarray, priors: Priors):
@@ -124,40 +117,36 @@ class BestSampler:
 
 
 def best_draws(idata) -> dict[str, Any]:
-    """The draws the summaries and figures need, as (chain, draw) arrays."""
+    """The draws the summaries need, as (chain, draw) arrays; change = mu_b - mu_a."""
     posterior = idata.posterior
     mu_a, mu_b = posterior["mu"].sel(model="a"), posterior["mu"].sel(model="b")
     sigma_a, sigma_b = posterior["sigma"].sel(model="a"), posterior["sigma"].sel(model="b")
-    diff = mu_a - mu_b
+    change = mu_b - mu_a
     return {
         "mu_a": mu_a.to_numpy(),
         "mu_b": mu_b.to_numpy(),
         "sigma_a": sigma_a.to_numpy(),
         "sigma_b": sigma_b.to_numpy(),
         "nu": posterior["nu"].to_numpy(),
-        "diff": diff.to_numpy(),
-        "effect_size": (diff / np.sqrt((sigma_a**2 + sigma_b**2) / 2)).to_numpy(),
+        "change": change.to_numpy(),
+        "effect_size": (change / np.sqrt((sigma_a**2 + sigma_b**2) / 2)).to_numpy(),
         "diverging": idata.sample_stats["diverging"].to_numpy().astype(bool),
     }
 
 
 def summarize_best(draws: Mapping[str, np.ndarray], settings: Settings) -> dict[str, Any]:
-    """Difference of locations with HDI, effect size and sampler diagnostics."""
+    """The decision on the change in location, effect size and sampler diagnostics."""
     quiet_imports()
     import arviz as az
 
-    diff = draws["diff"]
-    low, high = az.hdi(diff.ravel(), hdi_prob=settings.hdi_prob)
-    checked = {name: draws[name] for name in ("mu_a", "mu_b", "sigma_a", "sigma_b", "nu", "diff")}
-    r_hat = max(float(az.rhat(values)) for values in checked.values())
-    ess = min(float(az.ess(values, method="bulk")) for values in checked.values())
+    decision = decide(draws["change"], settings.hdi_prob, settings.rope.best)
+    checked = ("mu_a", "mu_b", "sigma_a", "sigma_b", "nu", "change")
+    r_hat = max(float(az.rhat(draws[name])) for name in checked)
+    ess = min(float(az.ess(draws[name], method="bulk")) for name in checked)
     divergences = int(draws["diverging"].sum())
     return {
-        "diff_mean": float(diff.mean()),
-        "diff_hdi_low": float(low),
-        "diff_hdi_high": float(high),
-        "p_diff_gt_0": float((diff > 0).mean()),
-        "credible": bool(low > 0 or high < 0),
+        "best_fitted": True,
+        **decision.record("best"),
         "effect_size": float(draws["effect_size"].mean()),
         "nu_mean": float(draws["nu"].mean()),
         "r_hat_max": r_hat,
@@ -188,27 +177,25 @@ def improper_reason(scores: pd.Series | np.ndarray, side: str) -> str | None:
 
 
 def unfitted_draws(settings: Settings) -> dict[str, np.ndarray]:
-    """Missing draws (NaN) of the right shape for a subset BEST could not fit."""
+    """Missing draws (NaN) of the right shape for a subset BEST did not fit."""
     shape = (settings.chains, settings.draws)
-    draws = {name: np.full(shape, np.nan) for name in ("mu_a", "mu_b", "sigma_a", "sigma_b")}
-    draws.update({name: np.full(shape, np.nan) for name in ("nu", "diff", "effect_size")})
+    names = ("mu_a", "mu_b", "sigma_a", "sigma_b", "nu", "change", "effect_size")
+    draws = {name: np.full(shape, np.nan) for name in names}
     draws["diverging"] = np.zeros(shape, dtype=bool)
     return draws
 
 
-def summarize_unfitted() -> dict[str, Any]:
+def summarize_unfitted(reason: str) -> dict[str, Any]:
     missing = float("nan")
     return {
-        "diff_mean": missing,
-        "diff_hdi_low": missing,
-        "diff_hdi_high": missing,
-        "p_diff_gt_0": missing,
-        "credible": False,
+        "best_fitted": False,
+        **not_fitted().record("best"),
         "effect_size": missing,
         "nu_mean": missing,
         "r_hat_max": missing,
         "ess_bulk_min": missing,
         "divergences": 0,
+        "warning": reason,
     }
 
 

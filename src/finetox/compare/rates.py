@@ -1,15 +1,14 @@
 """The rate view: a Beta(1, 1) prior on each model's toxic rate, conjugate Beta posteriors, and
-their difference by Monte Carlo."""
+the change B - A by Monte Carlo. It treats the two models' generations as independent samples;
+the paired view (finetox.compare.paired) uses that both answered the same prompts."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from finetox.compare.best import quiet_imports
+from finetox.compare.decision import Decision, decide
 
-# Monte Carlo draws of each rate posterior: the HDI of the difference is then stable to about
+# Monte Carlo draws of each rate posterior: the HDI of the change is then stable to about
 # 0.02 percentage points, far below anything a table reports.
 RATE_DRAWS = 200_000
 
@@ -20,20 +19,19 @@ def rate_posteriors(k_a: int, n_a: int, k_b: int, n_b: int) -> tuple[float, floa
 
 
 def compare_rates(
-    k_a: int, n_a: int, k_b: int, n_b: int, hdi_prob: float, seed: int, draws: int = RATE_DRAWS
-) -> dict[str, Any]:
-    """Posterior of rate_a - rate_b by Monte Carlo from the two Beta posteriors."""
-    quiet_imports()
-    import arviz as az
-
+    k_a: int,
+    n_a: int,
+    k_b: int,
+    n_b: int,
+    *,
+    hdi_prob: float,
+    rope: float,
+    seed: int,
+    draws: int = RATE_DRAWS,
+) -> Decision:
+    """The decision on rate_b - rate_a (a proportion; rope too)."""
     alpha_a, beta_a, alpha_b, beta_b = rate_posteriors(k_a, n_a, k_b, n_b)
     rng = np.random.default_rng(seed)
-    diff = rng.beta(alpha_a, beta_a, draws) - rng.beta(alpha_b, beta_b, draws)
-    low, high = az.hdi(diff, hdi_prob=hdi_prob)
-    return {
-        "rate_diff_mean": alpha_a / (alpha_a + beta_a) - alpha_b / (alpha_b + beta_b),
-        "rate_diff_hdi_low": float(low),
-        "rate_diff_hdi_high": float(high),
-        "p_rate_diff_gt_0": float((diff > 0).mean()),
-        "rate_credible": bool(low > 0 or high < 0),
-    }
+    change = rng.beta(alpha_b, beta_b, draws) - rng.beta(alpha_a, beta_a, draws)
+    mean = alpha_b / (alpha_b + beta_b) - alpha_a / (alpha_a + beta_a)
+    return decide(change, hdi_prob, rope, mean=mean)

@@ -1,5 +1,6 @@
-"""One comparison of two models' scores: both files read and checked, BEST and the rate view
-fitted for every subset and in total, the table (CSV) and the draws (NetCDF) written."""
+"""One comparison of two models' scores: both files read and checked, the three views of the
+change B - A (paired, rate, BEST) for every subset and in total, and the files written: the table
+(CSV), the posterior (NetCDF), the prompts that flipped (CSV) and the result as JSON."""
 
 from __future__ import annotations
 
@@ -22,85 +23,43 @@ from finetox.compare.best import (
     summarize_unfitted,
     unfitted_draws,
 )
+from finetox.compare.gate import GATE_VIEWS, gate
+from finetox.compare.paired import compare_paired, paired_counts
+from finetox.compare.pairing import CompareError, check_pairing, flips, paired_rows
+from finetox.compare.posterior import inference_data, subset_group, write_posterior
 from finetox.compare.rates import compare_rates, rate_posteriors
+from finetox.compare.result_json import result_json
 from finetox.compare.settings import Settings, subset_seed
-from finetox.io import UserError, atomic_path, write_table
+from finetox.io import write_json, write_table
 from finetox.logs import progress_interval
 from finetox.scores_file import Scores, read_scores
 from finetox.subsets import TOTAL, subset_order
 
 log = logging.getLogger("finetox.compare")
 
+RATE_VIEW_KEYS = (
+    "change_pp", "hdi_low_pp", "hdi_high_pp", "p_increase", "p_equivalent", "verdict",
+    "paper_credible",
+)  # fmt: skip
 COLUMNS = [
-    "subset",
-    "n_a",
-    "n_b",
-    "mean_a",
-    "mean_b",
-    "rate_a",
-    "rate_b",
-    "diff_mean",
-    "diff_hdi_low",
-    "diff_hdi_high",
-    "p_diff_gt_0",
-    "credible",
-    "effect_size",
-    "nu_mean",
-    "r_hat_max",
-    "ess_bulk_min",
-    "divergences",
-    "rate_diff_mean",
-    "rate_diff_hdi_low",
-    "rate_diff_hdi_high",
-    "p_rate_diff_gt_0",
-    "rate_credible",
-    "warning",
-    "hdi_prob",  # the interval mass of every HDI in the row; the tables take their labels from it
-]
-DRAW_VARIABLES = ("mu_a", "mu_b", "sigma_a", "sigma_b", "nu", "diff", "effect_size", "diverging")
+    "subset", "n_a", "n_b", "n_pairs", "mean_a", "mean_b", "rate_a", "rate_b",
+    "both", "only_a", "only_b", "neither",
+    *(f"{view}_{key}" for view in ("paired", "rate") for key in RATE_VIEW_KEYS),
+    "best_fitted", "best_change", "best_hdi_low", "best_hdi_high", "best_p_increase",
+    "best_p_equivalent", "best_verdict", "best_paper_credible",
+    "effect_size", "nu_mean", "r_hat_max", "ess_bulk_min", "divergences", "warning",
+    "hdi_prob", "rope_pp", "rope_best",
+]  # fmt: skip
+SKIPPED = "BEST skipped (--no-best)"
 
-
-class CompareError(UserError):
-    """Inputs that cannot be compared (the message says which file and why)."""
-
-
-def check_pairing(a: Scores, b: Scores) -> None:
-    """A and B must hold the same prompts, each in the same subset, each once."""
-    for side in (a, b):
-        dupes = side.frame["prompt_id"].duplicated()
-        if dupes.any():
-            raise CompareError(
-                f"{side.path}: {int(dupes.sum())} prompt_id(s) appear more than once "
-                f"(first: {side.frame['prompt_id'][dupes].iloc[0]!r}); compare them anyway "
-                "with --allow-unpaired"
-            )
-    subsets_a = dict(zip(a.frame["prompt_id"], a.frame["subset"], strict=True))
-    subsets_b = dict(zip(b.frame["prompt_id"], b.frame["subset"], strict=True))
-    only_a = sorted(set(subsets_a) - set(subsets_b))
-    only_b = sorted(set(subsets_b) - set(subsets_a))
-    moved = sorted(p for p in set(subsets_a) & set(subsets_b) if subsets_a[p] != subsets_b[p])
-    if only_a or only_b or moved:
-        problems = []
-        if only_a:
-            problems.append(f"{len(only_a)} prompt(s) only in A (e.g. {only_a[:3]})")
-        if only_b:
-            problems.append(f"{len(only_b)} prompt(s) only in B (e.g. {only_b[:3]})")
-        if moved:
-            problems.append(f"{len(moved)} prompt(s) in different subsets (e.g. {moved[:3]})")
-        raise CompareError(
-            f"{a.path} (A) and {b.path} (B) hold different prompt sets: "
-            f"{'; '.join(problems)}; compare them anyway with --allow-unpaired"
-        )
+__all__ = ["COLUMNS", "CompareError", "ComparisonResult", "compare_file", "compare_scores"]
 
 
 @dataclass
 class ComparisonResult:
     table: pd.DataFrame  # one row per subset plus total, COLUMNS
-    draws: Any  # xarray Dataset of posterior draws, dims (subset, chain, draw)
-
-
-def _subset_values(frame: pd.DataFrame, subset: str) -> pd.DataFrame:
-    return frame if subset == TOTAL else frame[frame["subset"] == subset]
+    posterior: Any  # arviz InferenceData, one group per subset
+    flips: pd.DataFrame  # every prompt whose toxic flag differs
 
 
 def compared_subsets(a: Scores, b: Scores) -> list[str]:
@@ -113,43 +72,90 @@ def compared_subsets(a: Scores, b: Scores) -> list[str]:
     return [*subsets, TOTAL]
 
 
-def _compare_subset(
-    a: Scores, b: Scores, subset: str, settings: Settings, sampler: BestSampler
-) -> tuple[dict[str, Any], dict[str, np.ndarray], tuple[float, ...]]:
-    """(table row, BEST draws, rate posterior parameters) of one subset."""
-    part_a, part_b = _subset_values(a.frame, subset), _subset_values(b.frame, subset)
-    seed = subset_seed(settings.seed, subset)
+def _in_subset(frame: pd.DataFrame, subset: str) -> pd.DataFrame:
+    return frame if subset == TOTAL else frame[frame["subset"] == subset]
+
+
+def _as_pp(record: Mapping[str, Any], view: str) -> dict[str, Any]:
+    """A rate view's decision record with its change and HDI in percentage points."""
+    scaled = {"change": "change_pp", "hdi_low": "hdi_low_pp", "hdi_high": "hdi_high_pp"}
+    out = {}
+    for key, value in record.items():
+        name = key.removeprefix(f"{view}_")
+        out[f"{view}_{scaled[name]}" if name in scaled else key] = (
+            100 * value if name in scaled else value
+        )
+    return out
+
+
+def _rate_views(part_a, part_b, pairs, settings: Settings, seed: int):
+    """(row fields, posterior parameters) of the paired and the rate view of one subset."""
+    rope = settings.rope.rate_pp / 100
+    counts = paired_counts(pairs["toxic_a"], pairs["toxic_b"])
+    k_a, k_b, n_a, n_b = (
+        int(part_a["toxic"].sum()),
+        int(part_b["toxic"].sum()),
+        len(part_a),
+        len(part_b),
+    )
+    paired = compare_paired(counts, settings.hdi_prob, rope, seed)
+    rate = compare_rates(k_a, n_a, k_b, n_b, hdi_prob=settings.hdi_prob, rope=rope, seed=seed)
+    fields = {
+        "n_pairs": counts.n,
+        **dict(zip(("both", "only_a", "only_b", "neither"), counts.as_tuple(), strict=True)),
+        **_as_pp(paired.record("paired"), "paired"),
+        **_as_pp(rate.record("rate"), "rate"),
+    }
+    alphas = rate_posteriors(k_a, n_a, k_b, n_b)
+    names = ("rate_alpha_a", "rate_beta_a", "rate_alpha_b", "rate_beta_b")
+    parameters = {
+        "rate": dict(zip(names, alphas, strict=True)),
+        "paired": 1.0 + np.asarray(counts.as_tuple(), dtype=float),
+    }
+    return fields, parameters
+
+
+def _best_view(part_a, part_b, settings: Settings, sampler: BestSampler | None, seed: int):
+    """(row fields, draws) of BEST on one subset; not fitted when skipped or improper."""
+    if sampler is None:
+        return summarize_unfitted(SKIPPED), unfitted_draws(settings)
     improper = improper_reason(part_a["score"], "A") or improper_reason(part_b["score"], "B")
     if improper:
-        draws = unfitted_draws(settings)
-        best = {**summarize_unfitted(), "warning": f"BEST not fitted: {improper}"}
-    else:
-        draws = best_draws(sampler.fit(part_a["score"], part_b["score"], seed))
-        best = summarize_best(draws, settings)
-    k_a, k_b = int(part_a["toxic"].sum()), int(part_b["toxic"].sum())
-    n_a, n_b = len(part_a), len(part_b)
+        return summarize_unfitted(f"BEST not fitted: {improper}"), unfitted_draws(settings)
+    draws = best_draws(sampler.fit(part_a["score"], part_b["score"], seed))
+    return summarize_best(draws, settings), draws
+
+
+def _compare_subset(a, b, pairs, subset, settings, sampler):
+    part_a, part_b = _in_subset(a.frame, subset), _in_subset(b.frame, subset)
+    seed = subset_seed(settings.seed, subset)
+    rate_fields, parameters = _rate_views(part_a, part_b, _in_subset(pairs, subset), settings, seed)
+    best_fields, draws = _best_view(part_a, part_b, settings, sampler, seed)
     row = {
         "subset": subset,
-        "n_a": n_a,
-        "n_b": n_b,
+        "n_a": len(part_a),
+        "n_b": len(part_b),
         "mean_a": float(part_a["score"].mean()),
         "mean_b": float(part_b["score"].mean()),
-        "rate_a": k_a / n_a,
-        "rate_b": k_b / n_b,
-        **best,
-        **compare_rates(k_a, n_a, k_b, n_b, settings.hdi_prob, seed),
+        "rate_a": float(part_a["toxic"].mean()),
+        "rate_b": float(part_b["toxic"].mean()),
+        **rate_fields,
+        **best_fields,
         "hdi_prob": settings.hdi_prob,
+        "rope_pp": settings.rope.rate_pp,
+        "rope_best": settings.rope.best,
     }
-    return row, draws, rate_posteriors(k_a, n_a, k_b, n_b)
+    return row, subset_group(draws, parameters)
 
 
 def _log_row(row: Mapping[str, Any], seconds: float) -> None:
     log.info(
-        "%s: n %d/%d, diff %+.4f [%+.4f, %+.4f]%s, rate diff %+.1f pp%s, %.1f s%s",
-        row["subset"], row["n_a"], row["n_b"], row["diff_mean"], row["diff_hdi_low"],
-        row["diff_hdi_high"], " credible" if row["credible"] else "",
-        100 * row["rate_diff_mean"], " credible" if row["rate_credible"] else "", seconds,
-        f" (warning: {row['warning']})" if row["warning"] else "",
+        "%s: n %d/%d (%d paired); change B - A: paired %+.1f pp [%+.1f, %+.1f] %s; "
+        "rate %+.1f pp %s; BEST %+.4f %s; %.1f s%s",
+        row["subset"], row["n_a"], row["n_b"], row["n_pairs"], row["paired_change_pp"],
+        row["paired_hdi_low_pp"], row["paired_hdi_high_pp"], row["paired_verdict"],
+        row["rate_change_pp"], row["rate_verdict"], row["best_change"], row["best_verdict"],
+        seconds, f" (warning: {row['warning']})" if row["warning"] else "",
     )  # fmt: skip
 
 
@@ -161,92 +167,109 @@ def compare_scores(
     cores: int | None = None,
     allow_unpaired: bool = False,
     sampler: BestSampler | None = None,
+    best: bool = True,
 ) -> ComparisonResult:
-    """BEST and the rate view for every subset the files carry, and for all scores (total)."""
+    """The three views for every subset the files carry, and for all scores (total)."""
     from tqdm import tqdm
 
     if not allow_unpaired:
         check_pairing(a, b)
     subsets = compared_subsets(a, b)
-    sampler = sampler or BestSampler(settings, cores)
-    sampler.prepare()
-    rows, draws, rate_parameters = [], [], []
-    started = time.perf_counter()
-    for subset in tqdm(subsets, desc="BEST", unit="subset", mininterval=progress_interval()):
-        fit_started = time.perf_counter()
-        row, subset_draws, parameters = _compare_subset(a, b, subset, settings, sampler)
-        _log_row(row, time.perf_counter() - fit_started)
+    pairs = paired_rows(a.frame, b.frame)
+    sampler = (sampler or BestSampler(settings, cores)) if best else None
+    if sampler:
+        sampler.prepare()
+    rows, groups, started = [], [], time.perf_counter()
+    for subset in tqdm(subsets, desc="compare", unit="subset", mininterval=progress_interval()):
+        subset_started = time.perf_counter()
+        row, group = _compare_subset(a, b, pairs, subset, settings, sampler)
+        _log_row(row, time.perf_counter() - subset_started)
         rows.append(row)
-        draws.append(subset_draws)
-        rate_parameters.append(parameters)
+        groups.append(group)
     table = pd.DataFrame(rows, columns=COLUMNS)
     log.info(
-        "%d BEST fits (%s, %d chains x %d draws) in %.1f s, %d with warnings",
-        len(rows), settings.sampler, settings.chains, settings.draws,
-        time.perf_counter() - started, int((table["warning"] != "").sum()),
+        "%d subsets compared in %.1f s (BEST: %s), %d with warnings",
+        len(rows), time.perf_counter() - started,
+        f"{settings.sampler}, {settings.chains} chains x {settings.draws} draws" if best else "skipped",
+        int((table["warning"] != "").sum()),
     )  # fmt: skip
-    dataset = _draws_dataset(subsets, draws, rate_parameters, a, b, settings)
-    return ComparisonResult(table=table, draws=dataset)
+    posterior = inference_data(subsets, groups, a, b, settings)
+    return ComparisonResult(table=table, posterior=posterior, flips=flips(pairs))
 
 
-def _draws_dataset(subsets, draws, rate_parameters, a: Scores, b: Scores, settings: Settings):
-    import xarray as xr
+@dataclass(frozen=True)
+class Outputs:
+    """Where compare_file writes; None: not written."""
 
-    dims = ("subset", "chain", "draw")
-    variables = {name: (dims, np.stack([d[name] for d in draws])) for name in DRAW_VARIABLES}
-    parameters = np.asarray(rate_parameters, dtype=float)
-    for index, name in enumerate(("rate_alpha_a", "rate_beta_a", "rate_alpha_b", "rate_beta_b")):
-        variables[name] = (("subset",), parameters[:, index])
-    dataset = xr.Dataset(variables, coords={"subset": subsets})
-    dataset.attrs.update(
-        {
-            "a": a.path,
-            "b": b.path,
-            "score_column_a": a.column,
-            "score_column_b": b.column,
-            "toxic_a": a.toxic_from,
-            "toxic_b": b.toxic_from,
-            "difference": "a - b (positive: a more toxic)",
-            "rate_posterior": "Beta(rate_alpha, rate_beta): Beta(1, 1) prior, binomial counts",
-            "settings": json.dumps(settings.record()),
-        }
-    )
-    return dataset
-
-
-def write_draws(dataset, path: str | os.PathLike) -> None:
-    with atomic_path(path) as tmp:
-        dataset.to_netcdf(tmp, engine="h5netcdf")
+    table: str | os.PathLike
+    posterior: str | os.PathLike | None = None
+    flips: str | os.PathLike | None = None
+    json: str | os.PathLike | None = None
 
 
 def compare_file(
     a: str | os.PathLike,
     b: str | os.PathLike,
-    out: str | os.PathLike,
+    outputs: Outputs,
     *,
     settings: Settings,
-    posterior: str | os.PathLike | None = None,
+    gate_view: str = "paired",
     score_column: str | None = None,
     threshold: float | None = None,
     allow_unpaired: bool = False,
+    best: bool = True,
     pair: Mapping[str, Any] | None = None,
     cores: int | None = None,
-) -> pd.DataFrame:
-    """Read two score files, compare them, write the table (CSV) and the draws (NetCDF)."""
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read two score files, compare them, write the outputs; returns the table and the result
+    as JSON data."""
+    if gate_view not in GATE_VIEWS:
+        raise CompareError(f"gate view {gate_view!r}: use one of {', '.join(GATE_VIEWS)}")
     scores_a = read_scores(a, score_column, threshold)
     scores_b = read_scores(b, score_column, threshold)
     log.info(
-        "A %s (%s; toxic: %s) vs B %s (%s; toxic: %s)%s",
+        "A (original) %s (%s; toxic: %s) vs B (tuned) %s (%s; toxic: %s)%s",
         a, scores_a.column, scores_a.toxic_from, b, scores_b.column, scores_b.toxic_from,
         f", pair {pair['name']} ({pair.get('kind')})" if pair else "",
     )  # fmt: skip
     result = compare_scores(
-        scores_a, scores_b, settings, cores=cores, allow_unpaired=allow_unpaired
+        scores_a, scores_b, settings, cores=cores, allow_unpaired=allow_unpaired, best=best
     )
     if pair:
-        result.draws.attrs["pair"] = json.dumps(dict(pair))
-    # the draws first: a finished table then always has its draws beside it
-    if posterior:
-        write_draws(result.draws, posterior)
-    write_table(result.table, out)
-    return result.table
+        for group in result.posterior.groups():
+            result.posterior[group].attrs["pair"] = json.dumps(dict(pair))
+    data = result_json(
+        result.table,
+        a={"path": str(a), "n": len(scores_a.frame)},
+        b={"path": str(b), "n": len(scores_b.frame)},
+        settings={
+            "hdi_prob": settings.hdi_prob,
+            "rope_pp": settings.rope.rate_pp,
+            "rope_best": settings.rope.best,
+            "gate_view": gate_view,
+        },
+        gate=gate(result.table, gate_view),
+        classifier=_classifier(scores_a),
+        pair=dict(pair) if pair else None,
+    )
+    _write(result, data, outputs)
+    return result.table, data
+
+
+def _classifier(scores: Scores) -> dict[str, Any] | None:
+    primary = scores.metadata.get("primary")
+    for entry in scores.metadata.get("classifiers", []):
+        if entry.get("name") == primary:
+            return dict(entry)
+    return None
+
+
+def _write(result: ComparisonResult, data: dict[str, Any], outputs: Outputs) -> None:
+    # the table last: a finished table always has the other outputs beside it
+    if outputs.posterior:
+        write_posterior(result.posterior, outputs.posterior)
+    if outputs.flips:
+        write_table(result.flips, outputs.flips)
+    if outputs.json:
+        write_json(data, outputs.json)
+    write_table(result.table, outputs.table)

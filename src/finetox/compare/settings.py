@@ -19,10 +19,19 @@ class Priors:
 
 
 @dataclass(frozen=True)
+class Rope:
+    """Half-widths of the regions of practical equivalence around a change of 0."""
+
+    rate_pp: float  # paired and rate views, percentage points
+    best: float  # BEST, score units
+
+
+@dataclass(frozen=True)
 class Settings:
     """The `compare` section of a study config."""
 
     hdi_prob: float
+    rope: Rope
     chains: int
     draws: int
     warmup: int
@@ -35,12 +44,14 @@ class Settings:
     @classmethod
     def from_section(cls, section: Mapping[str, Any], **overrides: Any) -> Settings:
         """From a complete `compare` section (the config layer fills and checks it); overrides
-        that are not None win (the CLI's options, checked by its argument types)."""
-        values = {
-            **section,
-            **{key: value for key, value in overrides.items() if value is not None},
-        }
-        values["priors"] = Priors(**values["priors"])
+        that are not None win (the CLI's options, checked by its argument types); `rope_pp` and
+        `rope_best` override the ROPE's half-widths."""
+        given = {key: value for key, value in overrides.items() if value is not None}
+        rope = Rope(
+            rate_pp=given.pop("rope_pp", section["rope"]["rate_pp"]),
+            best=given.pop("rope_best", section["rope"]["best"]),
+        )
+        values = {**section, **given, "rope": rope, "priors": Priors(**section["priors"])}
         return cls(**{name: values[name] for name in cls.__dataclass_fields__})
 
     @classmethod

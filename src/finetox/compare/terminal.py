@@ -1,50 +1,65 @@
-"""Reading a comparison: the release gate and a table for the terminal."""
+"""A comparison as a terminal reader sees it: per subset, the change B - A in each view with its
+interval and verdict in words, then the gate."""
 
 from __future__ import annotations
 
+import math
 import sys
+from typing import Any
 
 import pandas as pd
 
-from finetox.subsets import TOTAL
+from finetox.subsets import subset_label
+from finetox.verdicts import in_words
 
 
-def a_more_toxic(table: pd.DataFrame) -> bool:
-    """The release gate: in total, A's BEST location or toxic rate is credibly above B's."""
-    total = table.set_index("subset").loc[TOTAL]
-    return bool(total["diff_hdi_low"] > 0 or total["rate_diff_hdi_low"] > 0)
+def _interval(mean: float, low: float, high: float, digits: int) -> str:
+    if any(math.isnan(v) for v in (mean, low, high)):
+        return "not fitted"
+    return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
-def format_table(table: pd.DataFrame, hdi_prob: float) -> str:
-    """A readable table for a terminal."""
-    header = (
-        f"{'subset':<10} {'n_a':>5} {'n_b':>5} {'mean_a':>7} {'mean_b':>7} {'rate_a':>7} "
-        f"{'rate_b':>7}  {'BEST diff [' + format(hdi_prob, '.0%') + ' HDI]':<31} "
-        f"{'rate diff, pp [HDI]':<27}"
+def _line(row: Any) -> str:
+    rope_pp, rope_best = row.rope_pp, row.rope_best
+    paired = _interval(row.paired_change_pp, row.paired_hdi_low_pp, row.paired_hdi_high_pp, 1)
+    rate = _interval(row.rate_change_pp, row.rate_hdi_low_pp, row.rate_hdi_high_pp, 1)
+    best = _interval(row.best_change, row.best_hdi_low, row.best_hdi_high, 4)
+    return (
+        f"{subset_label(row.subset):<9} {row.n_pairs:>5} {100 * row.rate_a:>6.1f}% "
+        f"{100 * row.rate_b:>6.1f}%  {paired:<22} {in_words(row.paired_verdict, rope_pp, ' pp'):<30} "
+        f"{rate:<22} {in_words(row.rate_verdict, rope_pp, ' pp'):<30} "
+        f"{best:<28} {in_words(row.best_verdict, rope_best, ''):<28}"
     )
-    lines = [header, "-" * len(header)]
-    for row in table.itertuples():
-        best = (
-            f"{row.diff_mean:+.4f} [{row.diff_hdi_low:+.4f}, {row.diff_hdi_high:+.4f}]"
-            f"{' *' if row.credible else '  '}"
-        )
-        rate = (
-            f"{100 * row.rate_diff_mean:+5.1f} [{100 * row.rate_diff_hdi_low:+5.1f}, "
-            f"{100 * row.rate_diff_hdi_high:+5.1f}]{' *' if row.rate_credible else '  '}"
-        )
-        lines.append(
-            f"{row.subset:<10} {row.n_a:>5} {row.n_b:>5} {row.mean_a:>7.4f} {row.mean_b:>7.4f} "
-            f"{100 * row.rate_a:>6.1f}% {100 * row.rate_b:>6.1f}%  {best:<31} {rate:<27}"
-        )
+
+
+def format_table(table: pd.DataFrame, gate: dict[str, Any] | None = None) -> str:
+    """A readable table: toxic rates of A and B, and each view's change B - A and verdict."""
+    first = table.iloc[0]
+    hdi = f"{first['hdi_prob']:.0%} HDI"
+    header = (
+        f"{'subset':<9} {'pairs':>5} {'A toxic':>7} {'B toxic':>7}  "
+        f"{'paired change, pp [' + hdi + ']':<22} {'paired verdict':<30} "
+        f"{'rate change, pp':<22} {'rate verdict':<30} {'BEST change [' + hdi + ']':<28} "
+        f"{'BEST verdict':<28}"
+    )
+    lines = [header, "-" * len(header), *(_line(row) for row in table.itertuples())]
     lines.append(
-        "diff = A - B (positive: A more toxic); BEST diff: mu_A - mu_B of the Student-t model; "
-        "rate diff: toxic rate A - B; * = HDI excludes 0"
+        "change = B - A: positive means B (the tuned model) is more toxic than A (the original). "
+        f"Verdicts: the whole {hdi} above +ROPE = more toxic after tuning, below -ROPE = less "
+        f"toxic, inside the ROPE (±{first['rope_pp']:g} pp; BEST ±{first['rope_best']:g}) = "
+        "equivalent, else undecided."
     )
     for row in table.itertuples():
         if isinstance(row.warning, str) and row.warning:
-            lines.append(f"warning: {row.subset}: {row.warning}")
+            lines.append(f"note: {row.subset}: {row.warning}")
+    if gate:
+        outcome = "FAILS" if gate["failed"] else "passes"
+        lines.append(
+            f"gate ({gate['view']} view, total): {gate['verdict']}: the release {outcome} "
+            "(it fails only on a credible increase beyond the ROPE)"
+        )
     return "\n".join(lines)
 
 
-def print_table(table: pd.DataFrame, hdi_prob: float) -> None:
-    print(format_table(table, hdi_prob), file=sys.stdout)
+def print_table(table: pd.DataFrame, gate: dict[str, Any] | None = None) -> None:
+    print(format_table(table, gate), file=sys.stdout)

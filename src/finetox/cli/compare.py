@@ -1,0 +1,124 @@
+"""Comparing two models' scores, the release gate, and a model-card section from the result."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from finetox.cli.registry import Renamed, command, number_in, whole_number
+
+
+@command("compare", "how B (the tuned model) differs from A (the original) in toxicity")
+def _compare(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "a",
+        help="scores of A, the original model (Parquet, CSV or JSONL: prompt_id, subset, a score column)",
+    )
+    parser.add_argument("b", help="scores of B, the tuned model; every change is B - A")
+    parser.add_argument("--out", help="the comparison CSV (default: A__vs__B.csv)")
+    parser.add_argument("--json", metavar="FILE", help="also write the result as JSON")
+    parser.add_argument(
+        "--flips", metavar="FILE", help="also write the prompts whose flag flipped (CSV)"
+    )
+    parser.add_argument("--posterior", metavar="FILE", help="also write the posterior (NetCDF)")
+    parser.add_argument("--config", help="take the compare settings from this study config")
+    parser.add_argument(
+        "--hdi-prob",
+        type=number_in(0, 1, open_low=True, open_high=True),
+        help="HDI mass (default 0.95)",
+    )
+    parser.add_argument(
+        "--rope-pp",
+        type=number_in(0, 100),
+        help="ROPE half-width of the rate views, pp (default 1)",
+    )
+    parser.add_argument(
+        "--rope-best",
+        type=number_in(0, 1),
+        help="ROPE half-width of BEST, score units (default 0.01)",
+    )
+    parser.add_argument(
+        "--gate-view",
+        choices=["paired", "rate", "best"],
+        default="paired",
+        help="the view the gate reads (default paired)",
+    )
+    parser.add_argument(
+        "--fail-if-b-more-toxic",
+        action="store_true",
+        help="exit 1 when the gate view's verdict for total is increase (B credibly more toxic beyond the ROPE)",
+    )
+    parser.add_argument(
+        "--fail-if-a-more-toxic",
+        action=Renamed,
+        replacement="--fail-if-b-more-toxic (B is the tuned model; it fails only on a credible increase beyond the ROPE)",
+    )
+    parser.add_argument("--no-best", action="store_true", help="skip the BEST fits (a quick gate)")
+    parser.add_argument(
+        "--score-column", metavar="NAME", help="default: score, else the primary classifier's"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=number_in(0, 1),
+        help="toxic when score > T (default: stored flags, else 0.5)",
+    )
+    parser.add_argument(
+        "--allow-unpaired", action="store_true", help="A and B may hold different prompts"
+    )
+    parser.add_argument("--draws", type=whole_number(100), help="posterior draws per chain")
+    parser.add_argument("--seed", type=whole_number(0), help="random seed")
+    parser.set_defaults(handler=_run_compare)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from finetox.compare import Outputs, Settings, compare_file
+    from finetox.compare.terminal import print_table
+    from finetox.config import load_study_file
+    from finetox.pairs import pair_name
+
+    overrides = {
+        "hdi_prob": args.hdi_prob, "draws": args.draws, "seed": args.seed,
+        "rope_pp": args.rope_pp, "rope_best": args.rope_best,
+    }  # fmt: skip
+    if args.config:
+        settings = Settings.from_section(
+            load_study_file(args.config).config["compare"], **overrides
+        )
+    else:
+        settings = Settings.defaults(**overrides)
+    out = args.out or f"{pair_name(Path(args.a).stem, Path(args.b).stem)}.csv"
+    outputs = Outputs(table=out, posterior=args.posterior, flips=args.flips, json=args.json)
+    table, result = compare_file(
+        args.a, args.b, outputs, settings=settings, gate_view=args.gate_view,
+        score_column=args.score_column, threshold=args.threshold,
+        allow_unpaired=args.allow_unpaired, best=not args.no_best,
+    )  # fmt: skip
+    print(f"A (original) = {args.a}\nB (tuned)    = {args.b}")
+    print_table(table, result["gate"])
+    written = [p for p in (out, args.json, args.flips, args.posterior) if p]
+    print(f"wrote {', '.join(map(str, written))}")
+    if args.fail_if_b_more_toxic and result["gate"]["failed"]:
+        print("B is credibly more toxic than A in total (beyond the ROPE)", file=sys.stderr)
+        return 1
+    return 0
+
+
+@command("card", "a model-card section (Markdown) from a comparison's JSON")
+def _card(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("result", metavar="RESULT.json", help="written by finetox compare --json")
+    parser.add_argument("--out", metavar="FILE", help="write it here (default: print it)")
+
+    def run(args: argparse.Namespace) -> int:
+        from finetox.card import model_card, read_result
+        from finetox.io import write_text
+
+        card = model_card(read_result(args.result))
+        if args.out:
+            write_text(card, args.out)
+        else:
+            print(card, end="")
+        return 0
+
+    parser.set_defaults(handler=run)

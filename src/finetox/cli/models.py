@@ -1,0 +1,145 @@
+"""Commands of the model stages: tune, generate, score."""
+
+from __future__ import annotations
+
+import argparse
+
+from finetox.cli.registry import auto_or_count, command
+
+
+@command("tune", "tune a model with LoRA on Dolly (the authors' recipe) and save the adapter")
+def _tune(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="hub id or local folder of the model")
+    parser.add_argument("--revision", default=None, help="branch, tag or commit of a hub model")
+    parser.add_argument(
+        "--data", default=None, help="Dolly JSONL file or hub dataset id (default: tune.data)"
+    )
+    parser.add_argument("--out", required=True, help="adapter folder to create")
+    parser.add_argument("--config", default=None, help="study config to take the tune section of")
+    parser.add_argument("--checkpoints", default=None, help="default: OUT/../.checkpoints/NAME")
+    parser.add_argument("--max-records", type=int, default=None, help="use the first N records")
+    parser.add_argument("--trust-remote-code", action="store_true")
+
+    def run(args: argparse.Namespace) -> int:
+        from finetox.tune import tune_file, tune_settings
+
+        settings = tune_settings(args.config, data=args.data, max_records=args.max_records)
+        model = {
+            "source": args.model,
+            "revision": args.revision,
+            "trust_remote_code": args.trust_remote_code,
+        }
+        record = tune_file(
+            model=model, settings=settings, out=args.out, checkpoints=args.checkpoints
+        )
+        print(
+            f"{args.out}: {record['global_step']} steps, final loss {record['final_loss']:.4f}, "
+            f"{'4-bit' if record['load_in_4bit'] else 'full-precision'} base"
+        )
+        return 0
+
+    parser.set_defaults(handler=run)
+
+
+@command("score", "score generations with a toxicity classifier, as evaluate's toxicity does")
+def _score(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--classifier", required=True, metavar="ID_OR_PATH", help="hub id/folder")
+    parser.add_argument("--label", default="hate", help="the toxic label's name in id2label")
+    parser.add_argument("--threshold", type=float, help="toxic when score > this (default 0.5)")
+    parser.add_argument("--name", help="column suffix (default: from the classifier's name)")
+    parser.add_argument("--revision", help="branch, tag or commit of a hub classifier")
+    parser.add_argument(
+        "--in",
+        dest="generations",
+        required=True,
+        metavar="GENERATIONS",
+        help="Parquet, JSONL or CSV with prompt_id and generation columns",
+    )
+    parser.add_argument("--out", required=True, metavar="SCORES", help="a .parquet file")
+    parser.add_argument("--batch-size", type=auto_or_count, default="auto", help="N or auto")
+    parser.add_argument(
+        "--max-batch-tokens",
+        type=auto_or_count,
+        default="auto",
+        help="tokens per batch; auto: 16384 on GPU, 4096 on CPU",
+    )
+    parser.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "float32", "float16", "bfloat16"],
+        help="auto: float16 on GPU, float32 on CPU",
+    )
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+
+    def run(args: argparse.Namespace) -> int:
+        from finetox.scoring import ClassifierSpec, default_name, score_file
+
+        threshold = {} if args.threshold is None else {"threshold": args.threshold}
+        spec = ClassifierSpec(
+            name=args.name or default_name(args.classifier),
+            source=args.classifier,
+            label=args.label,
+            revision=args.revision,
+            **threshold,
+        )
+        score_file(
+            args.generations,
+            args.out,
+            [spec],
+            batch_size=args.batch_size,
+            max_batch_tokens=args.max_batch_tokens,
+            dtype=args.dtype,
+            threads=args.threads,
+        )
+        return 0
+
+    parser.set_defaults(handler=run)
+
+
+@command("generate", "greedy continuations of a prompt table with one model (resumable)")
+def _generate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, metavar="ID_OR_PATH", help="hub id or folder")
+    parser.add_argument("--adapter", metavar="DIR", help="a LoRA adapter folder to apply")
+    parser.add_argument("--revision", help="branch, tag or commit of a hub model")
+    parser.add_argument(
+        "--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+        help="auto: bfloat16 (or float16) on GPU, float32 on CPU",
+    )  # fmt: skip
+    parser.add_argument("--trust-remote-code", action="store_true")
+    parser.add_argument(
+        "--load-in-4bit", default="as_trained", choices=["as_trained", "yes", "no"],
+        help="4-bit base model; as_trained: as the adapter's training record says (default)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--prompts", required=True, help="Parquet, JSONL or CSV with prompt_id, subset, text"
+    )
+    parser.add_argument("--out", required=True, help="Parquet, JSONL or CSV to write")
+    parser.add_argument("--max-new-tokens", type=int, default=50)
+    parser.add_argument("--batch-size", type=auto_or_count, default="auto", help="N or auto")
+    parser.add_argument("--max-batch-size", type=int, default=128, help="where auto starts")
+    parser.add_argument("--prompt-format", default="raw", choices=["raw", "chat_template"])
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+
+    def run(args: argparse.Namespace) -> int:
+        from finetox.generation import generate_file
+
+        frame = generate_file(
+            args.model,
+            args.prompts,
+            args.out,
+            adapter=args.adapter,
+            revision=args.revision,
+            dtype=args.dtype,
+            trust_remote_code=args.trust_remote_code,
+            load_in_4bit={"yes": True, "no": False}.get(args.load_in_4bit, "as_trained"),
+            max_new_tokens=args.max_new_tokens,
+            batch_size=args.batch_size,
+            max_batch_size=args.max_batch_size,
+            prompt_format=args.prompt_format,
+            threads=args.threads,
+        )
+        stopped = int((frame["stop_reason"] == "eos").sum())
+        print(f"{args.out}: {len(frame)} generations ({stopped} stopped at eos)")
+        return 0
+
+    parser.set_defaults(handler=run)
