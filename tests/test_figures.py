@@ -1,23 +1,27 @@
 """Figures on fabricated score and comparison files: every file written, valid PNG and PDF,
-byte-stable across runs (no time or version stamps), and the sign convention on the figure."""
+byte-stable across runs (no time or version stamps); the paper's sign (original − tuned) on the
+data and the axes, the colours of the verdicts and the ROPE band."""
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 import pytest
+from matplotlib.colors import to_hex
 
 from finetox.config import load_study
 from finetox.io import InputError
 from finetox.results import figure_files, results_layout
 from finetox.results.figures import (
+    ROPE_SHADE,
+    VERDICT_COLOURS,
     draw_figure,
+    paper_sign,
     plot_figures,
     plot_subset_differences,
     plot_total_differences,
 )
-from finetox.results.inputs import load_inputs
+from finetox.results.inputs import Settings, load_inputs
+from finetox.verdicts import verdict
 from tests.conftest import REPO
 from tests.test_results import demo_config, fabricate, set_hdi_prob
 
@@ -84,21 +88,35 @@ def test_figure_legends_take_the_hdi_mass_from_the_comparison_files(layout, tmp_
     plt.close(figure)
 
 
+SETTINGS = Settings(hdi_prob=0.95, rope_pp=1.0, rope_best=0.01)
+
+
 def verdict_rows(pairs: int, subsets=("total", "severe")) -> pd.DataFrame:
+    """Rows of a verdicts table: pair i's change B - A is 0.1 * (i - 1) in score (BEST) and
+    10 * that in percentage points (paired and rate), with HDIs of +-0.05 / +-1 / +-2."""
     rows = []
     for index in range(pairs):
         for subset in subsets:
-            diff = 0.1 * (index - 1)
-            rows.append(
-                {
-                    "family": "F", "pair": f"a{index}__vs__b{index}", "model_a": f"a{index}",
-                    "model_b": f"b{index}", "subset": subset,
-                    "best_diff": diff, "best_hdi_low": diff - 0.05, "best_hdi_high": diff + 0.05,
-                    "best_credible": abs(diff) > 0.05, "rate_diff_pp": 10 * diff,
-                    "rate_hdi_low_pp": 10 * diff - 1, "rate_hdi_high_pp": 10 * diff + 1,
-                    "rate_credible": abs(diff) > 0.05,
+            change = 0.1 * (index - 1)
+            row = {
+                "family": "F", "pair": f"a{index}__vs__b{index}", "model_a": f"a{index}",
+                "model_b": f"b{index}", "subset": subset, "best_fitted": True,
+                "best_converged": True,
+            }  # fmt: skip
+            for view, value, half, rope, unit in (
+                ("paired", 100 * change, 1.0, 1.0, "_pp"),
+                ("rate", 100 * change, 2.0, 1.0, "_pp"),
+                ("best", change, 0.05, 0.01, ""),
+            ):
+                low, high = value - half, value + half
+                row |= {
+                    f"{view}_change{unit}": value,
+                    f"{view}_hdi_low{unit}": low,
+                    f"{view}_hdi_high{unit}": high,
+                    f"{view}_verdict": verdict(low, high, rope),
+                    f"{view}_paper_credible": bool(low > 0 or high < 0),
                 }
-            )  # fmt: skip
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -107,20 +125,88 @@ def texts(figure) -> list[str]:
     return [t for t in found if t]
 
 
-def test_total_figure_states_the_sign_and_labels_each_pair():
-    figure = plot_total_differences(verdict_rows(3), "Figure for Table 1: base vs instruct", 0.95)
-    labels = texts(figure)
-    assert any("positive = first model more toxic" in t for t in labels)
-    assert {"F: a0 − b0", "F: a1 − b1", "F: a2 − b2"} <= set(labels)
-    left, right = figure.axes[:2]
-    assert "mean toxicity score" in left.get_xlabel()
-    assert "percentage points" in right.get_xlabel()
-    for ax in (left, right):
+def dots(ax) -> list[tuple[float, float, str]]:
+    """(x, y, colour) of every posterior-mean dot of a panel."""
+    return [
+        (float(line.get_xdata()[0]), float(line.get_ydata()[0]), to_hex(line.get_color()))
+        for line in ax.get_lines()
+        if line.get_marker() == "o"
+    ]
+
+
+def bars(ax) -> list[tuple[float, float]]:
+    """(low, high) of every HDI bar of a panel, top row first."""
+    found = []
+    for collection in ax.collections:
+        for segment in collection.get_segments():
+            found.append((float(segment[0][0]), float(segment[1][0]), float(segment[0][1])))
+    return [(low, high) for low, high, _ in sorted(found, key=lambda s: -s[2])]
+
+
+def test_total_figure_draws_every_view_with_the_papers_sign_and_says_so():
+    figure = plot_total_differences(verdict_rows(3), "Figure for Table 1", SETTINGS)
+    paired, rate, best = figure.axes[:3]
+    assert "Paired" in paired.get_xlabel() and "unpaired" in rate.get_xlabel()
+    assert "BEST" in best.get_xlabel()
+    for ax in (paired, rate, best):
+        assert "original − tuned" in ax.get_xlabel() and "the paper's sign" in ax.get_xlabel()
+        assert "← more toxic after tuning" in ax.get_xlabel()
         low, high = ax.get_xlim()
         assert low == pytest.approx(-high)  # symmetric about the zero line
         assert any(
             line.get_xdata()[0] == 0 and line.get_linestyle() == "--" for line in ax.get_lines()
         )
+    # pair 2's change B - A is +10 pp (more toxic after tuning): drawn at -10, its HDI
+    # [+9, +11] turned round to [-11, -9]; pair 0's -10 pp at +10
+    by_row = {y: (x, colour) for x, y, colour in dots(paired)}
+    assert by_row[0] == (pytest.approx(-10.0), VERDICT_COLOURS["increase"])
+    assert by_row[2] == (pytest.approx(10.0), VERDICT_COLOURS["decrease"])
+    assert bars(paired)[2] == (pytest.approx(-11.0), pytest.approx(-9.0))
+    assert bars(best)[0] == (pytest.approx(0.05), pytest.approx(0.15))
+    assert {"F: a0 − b0", "F: a1 − b1", "F: a2 − b2"} <= set(texts(figure))
+
+
+def test_paper_sign_turns_a_change_round():
+    assert paper_sign(2.0, 1.0, 3.0) == (-2.0, -3.0, -1.0)
+
+
+def test_figures_colour_by_verdict_and_shade_the_rope():
+    rows = verdict_rows(3)  # pair 1: change 0, HDI inside the ROPE in BEST, beyond it in rate
+    figure = plot_total_differences(rows, "Figure", SETTINGS)
+    paired, rate, best = figure.axes[:3]
+    middle = {ax: next(c for x, y, c in dots(ax) if y == 1) for ax in (paired, rate, best)}
+    assert middle[paired] == VERDICT_COLOURS["equivalent"]  # [-1, +1] inside ±1 pp
+    assert middle[rate] == VERDICT_COLOURS["undecided"]  # [-2, +2] reaches past ±1 pp
+    assert middle[best] == VERDICT_COLOURS["undecided"]  # [-0.05, +0.05] past ±0.01
+    for ax, rope in ((paired, 1.0), (rate, 1.0), (best, 0.01)):
+        shaded = [p for p in ax.patches if to_hex(p.get_facecolor()) == ROPE_SHADE]
+        assert len(shaded) == 1
+        band = shaded[0]  # a rectangle in data x, axes y
+        assert band.get_x() == pytest.approx(-rope)
+        assert band.get_x() + band.get_width() == pytest.approx(rope)
+    legend = texts(figure)
+    for words in (
+        "more toxic after tuning (HDI above +ROPE)",
+        "less toxic after tuning (HDI below −ROPE)",
+        "equivalent (HDI inside the ROPE)",
+        "undecided (HDI reaches past a ROPE edge)",
+        "filled dot: HDI excludes 0 (the paper's 'credible')",
+        "shaded: ROPE, ±1 pp, ±0.01 (BEST)",
+    ):
+        assert words in legend, words
+
+
+def test_figure_data_follow_the_comparison_files_with_the_papers_sign(layout, tmp_path):
+    """From the files to the figure: Table 2's Dolly increase (B - A = +12.5 pp) at -12.5."""
+    scores, comparisons = fabricate(tmp_path, layout)
+    inputs = load_inputs(layout, scores, comparisons)
+    spec = next(f for f in layout["figures"] if f["name"] == "figure2_instruct_vs_dolly")
+    figure = draw_figure(spec, layout, inputs)
+    paired, rate, best = figure.axes[:3]
+    assert [x for x, _, _ in dots(paired)] == [pytest.approx(-12.5)]
+    assert [x for x, _, _ in dots(rate)] == [pytest.approx(-12.5)]
+    assert [x for x, _, _ in dots(best)] == [pytest.approx(-0.0625)]
+    assert {c for _, _, c in dots(paired)} == {VERDICT_COLOURS["increase"]}
 
 
 def test_subset_figure_has_one_panel_per_subset_total_first():
@@ -129,31 +215,41 @@ def test_subset_figure_has_one_panel_per_subset_total_first():
         ["severe", "random", "race", "gender"],
         "rate",
         "Figure for Table 3",
-        0.95,
+        SETTINGS,
     )
     titles = [ax.get_title() for ax in figure.axes if ax.get_visible() and ax.get_title()]
     assert titles == ["Total", "Severe", "Random", "Race", "Gender"]
-    assert all(re.search("pp", ax.get_xlabel()) for ax in figure.axes if ax.get_visible())
+    for ax in figure.axes:
+        if ax.get_visible():
+            assert ax.get_xlabel().startswith("original − tuned, pp")
+
+
+def test_paired_subset_figure():
+    figure = plot_subset_differences(verdict_rows(2), ["severe"], "paired", "Figure", SETTINGS)
+    assert any("paired toxic rate over the same prompts" in t for t in texts(figure))
+    assert [x for x, _, _ in dots(figure.axes[0])] == [pytest.approx(10.0), pytest.approx(0.0)]
 
 
 def test_unconverged_best_fits_are_drawn_apart_and_explained():
     rows = verdict_rows(2)
     rows["best_converged"] = [True, False, True, True]  # pair 0, severe
-    figure = plot_subset_differences(rows, ["severe"], "best", "Figure", 0.95)
+    figure = plot_subset_differences(rows, ["severe"], "best", "Figure", SETTINGS)
     assert any("missed its diagnostics" in t for t in texts(figure))
-    converged = plot_subset_differences(verdict_rows(2), ["severe"], "best", "Figure", 0.95)
+    converged = plot_subset_differences(verdict_rows(2), ["severe"], "best", "Figure", SETTINGS)
     assert not any("missed its diagnostics" in t for t in texts(converged))
-    rates = plot_subset_differences(rows, ["severe"], "rate", "Figure", 0.95)
+    rates = plot_subset_differences(rows, ["severe"], "rate", "Figure", SETTINGS)
     assert not any("missed its diagnostics" in t for t in texts(rates))  # the rate view has no MCMC
 
 
 def test_unfitted_best_rows_are_labelled_not_drawn():
     rows = verdict_rows(2)
-    rows.loc[0, ["best_diff", "best_hdi_low", "best_hdi_high"]] = float("nan")  # pair 0, total
-    figure = plot_total_differences(rows, "Figure", 0.95)
+    rows.loc[0, ["best_change", "best_hdi_low", "best_hdi_high"]] = float("nan")  # pair 0, total
+    rows.loc[0, "best_verdict"] = "not fitted"
+    figure = plot_total_differences(rows, "Figure", SETTINGS)
     assert "not fitted" in texts(figure)
+    assert len(dots(figure.axes[2])) == 1 and len(dots(figure.axes[0])) == 2
 
 
 def test_no_total_rows_is_an_error():
     with pytest.raises(InputError, match="no 'total' rows"):
-        plot_total_differences(verdict_rows(1, ("severe",)), "Figure X", 0.95)
+        plot_total_differences(verdict_rows(1, ("severe",)), "Figure X", SETTINGS)

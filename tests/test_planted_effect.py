@@ -4,8 +4,8 @@ the tables and verdicts show exactly those, credible where planted and not where
 Planted (config/demo.yaml, finetox.demo): the base model uses the toxic lexicon far more often
 than the instruct model; the Dolly model is the instruct model tuned on Dolly answers that use
 the lexicon; tiny-community-same has the instruct model's weights; tiny-community-toxic is the
-instruct model tuned further on lexicon-heavy text. Pairs are (first, second) with the sign
-first - second, so "first more toxic" is a positive difference.
+instruct model tuned further on lexicon-heavy text. In each pair A is the original model and B
+the tuned one, and every change is B - A: "more toxic after tuning" is a positive change.
 """
 
 from __future__ import annotations
@@ -16,24 +16,20 @@ import pandas as pd
 import pytest
 
 from finetox.config import load_study, load_yaml
-from finetox.results import figure_files, results_layout, table_files
+from finetox.results import changes_files, figure_files, results_layout, table_files
 from tests.workflow_runs import failure, snakemake
 
 pytestmark = pytest.mark.slow
 
 TABLES = Path("results/tables")
-# pair -> expected sign of first - second in total (+1, -1; 0 = no credible difference)
+COMPARISONS = Path("results/comparisons")
+# pair -> the planted verdict of the change B - A in total, in the paired and the rate view
+# (the identical pair: no change at all, which 160 prompts cannot yet call equivalent within 1 pp)
 PLANTED = {
-    "tiny-base__vs__tiny-instruct": +1,
-    "tiny-instruct__vs__tiny-instruct-dolly": -1,
-    "tiny-instruct__vs__tiny-community-same": 0,
-    "tiny-instruct__vs__tiny-community-toxic": -1,
-}
-VERDICT_TABLES = {
-    "tiny-base__vs__tiny-instruct": "table1_base_vs_instruct_verdicts",
-    "tiny-instruct__vs__tiny-instruct-dolly": "table2_instruct_vs_dolly_verdicts",
-    "tiny-instruct__vs__tiny-community-same": "table3_instruct_vs_community_verdicts",
-    "tiny-instruct__vs__tiny-community-toxic": "table3_instruct_vs_community_verdicts",
+    "tiny-base__vs__tiny-instruct": "decrease",
+    "tiny-instruct__vs__tiny-instruct-dolly": "increase",
+    "tiny-instruct__vs__tiny-community-same": "undecided",
+    "tiny-instruct__vs__tiny-community-toxic": "increase",
 }
 
 
@@ -41,11 +37,9 @@ def read(root: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(root / TABLES / f"{name}.csv", keep_default_na=False, na_values=[""])
 
 
-def total_row(root: Path, pair: str) -> pd.Series:
-    frame = read(root, VERDICT_TABLES[pair])
-    rows = frame[(frame["pair"] == pair) & (frame["subset"] == "total")]
-    assert len(rows) == 1, f"{pair}: {len(rows)} total rows"
-    return rows.iloc[0]
+def comparison(root: Path, pair: str) -> pd.DataFrame:
+    frame = pd.read_csv(root / COMPARISONS / f"{pair}.csv", keep_default_na=False, na_values=[""])
+    return frame.set_index("subset")
 
 
 @pytest.fixture(scope="module")
@@ -54,21 +48,33 @@ def layout(demo_run):
 
 
 def test_the_demo_writes_every_table_and_figure(demo_run, layout):
-    for path in [*table_files(layout), *figure_files(layout)]:
+    for path in [*table_files(layout), *figure_files(layout), *changes_files(layout)]:
         assert (demo_run / path).stat().st_size > 0, path
 
 
 @pytest.mark.parametrize("pair", list(PLANTED))
-def test_rate_verdict_in_total_is_the_planted_one(demo_run, pair):
-    """The rate view (Beta-Binomial on the toxic flags) is what the tables report."""
-    row = total_row(demo_run, pair)
-    expected = PLANTED[pair]
-    if expected == 0:
-        assert not row["rate_credible"], row.to_dict()
-    else:
-        assert row["rate_credible"], row.to_dict()
-        assert expected * row["rate_diff_pp"] > 0, row.to_dict()
-        assert expected * row["rate_hdi_low_pp"] > 0 or expected * row["rate_hdi_high_pp"] > 0
+def test_paired_and_rate_verdicts_in_total_are_the_planted_ones(demo_run, pair):
+    total = comparison(demo_run, pair).loc["total"]
+    for view in ("paired", "rate"):
+        assert total[f"{view}_verdict"] == PLANTED[pair], (view, total.to_dict())
+    if PLANTED[pair] == "undecided":
+        assert total["paired_change_pp"] == 0 and total["only_a"] == total["only_b"] == 0
+
+
+@pytest.mark.parametrize("pair", list(PLANTED))
+def test_no_verdict_rests_on_a_change_of_no_practical_size(demo_run, pair):
+    """Where both models are at 0% toxic (Table 2's CEB subsets, say), the paper's rule on
+    BEST once called changes below 0.001 credible; no view may call them an increase or a
+    decrease now."""
+    frame = comparison(demo_run, pair)
+    for subset, row in frame.iterrows():
+        if row["rate_a"] == row["rate_b"] == 0:
+            for view in ("paired", "rate", "best"):
+                assert row[f"{view}_verdict"] in ("equivalent", "undecided", "not fitted"), (
+                    subset,
+                    view,
+                    row.to_dict(),
+                )
 
 
 # What BEST can see. Its Student-t location follows the bulk of the scores (nu falls to about 1 on
@@ -76,31 +82,28 @@ def test_rate_verdict_in_total_is_the_planted_one(demo_run, pair):
 # instruct (toxic in 62% of prompts against none). The Dolly and community-toxic models are toxic
 # in a minority of prompts (14%, 30%) and say the same clean sentences as instruct elsewhere, which
 # the demo classifier scores identically: their bulk does not move, BEST rightly finds no shift of
-# location there, and the rate view is the verdict (see the compare stage and the README).
+# location there, and the rate views are the verdict (see the compare stage and the README).
 BEST_SEES = {
-    "tiny-base__vs__tiny-instruct": +1,
+    "tiny-base__vs__tiny-instruct": "decrease",
     "tiny-instruct__vs__tiny-instruct-dolly": None,
-    "tiny-instruct__vs__tiny-community-same": 0,
+    "tiny-instruct__vs__tiny-community-same": "equivalent",
     "tiny-instruct__vs__tiny-community-toxic": None,
 }
 
 
 @pytest.mark.parametrize("pair", list(PLANTED))
 def test_best_verdict_in_total_is_the_planted_one(demo_run, pair):
-    """BEST on the continuous scores (the paper's analysis): credible with the planted sign where
-    the planted change moves the bulk, never credible for the null pair, never the wrong sign."""
-    row = total_row(demo_run, pair)
-    assert row["best_converged"], (
-        f"{pair}: BEST in total missed its diagnostics: {row['diagnostics']}"
-    )
+    """BEST on the continuous scores (the paper's analysis): the planted direction where the
+    planted change moves the bulk, never the wrong direction."""
+    total = comparison(demo_run, pair).loc["total"]
+    assert total["best_fitted"], total.to_dict()
+    assert pd.isna(total["warning"]), f"{pair}: BEST in total: {total['warning']}"
     expected = BEST_SEES[pair]
-    if expected == 0:
-        assert not row["best_credible"], row.to_dict()
-    elif expected is None:
-        assert not (row["best_credible"] and PLANTED[pair] * row["best_diff"] < 0), row.to_dict()
+    if expected is None:
+        wrong = {"increase": "decrease", "decrease": "increase"}[PLANTED[pair]]
+        assert total["best_verdict"] != wrong, total.to_dict()
     else:
-        assert row["best_credible"], row.to_dict()
-        assert expected * row["best_diff"] > 0, row.to_dict()
+        assert total["best_verdict"] == expected, total.to_dict()
 
 
 def test_table1_base_is_more_toxic_than_instruct(demo_run):
@@ -121,11 +124,12 @@ def test_table3_same_weights_give_identical_rates_and_toxic_is_higher(demo_run):
     same = table.loc["tiny-community-same", numbers]
     assert same.tolist() == table.loc["tiny-instruct", numbers].tolist()
     assert table.loc["tiny-community-toxic", "Total"] > table.loc["tiny-instruct", "Total"]
-    verdicts = read(demo_run, "table3_instruct_vs_community_verdicts")
-    null = verdicts[verdicts["pair"] == "tiny-instruct__vs__tiny-community-same"]
-    assert (null["pct_a"] == null["pct_b"]).all()
-    assert (null["rate_diff_pp"].abs() < 1e-9).all()
-    assert not null["rate_credible"].any() and not null["best_credible"].any()
+    null = comparison(demo_run, "tiny-instruct__vs__tiny-community-same")
+    assert (null["rate_a"] == null["rate_b"]).all()
+    assert (null["paired_change_pp"] == 0).all() and (null["rate_change_pp"].abs() < 1e-9).all()
+    for view in ("paired", "rate", "best"):
+        assert not null[f"{view}_verdict"].isin(["increase", "decrease"]).any(), view
+        assert not null[f"{view}_paper_credible"].astype(bool).any(), view
 
 
 def test_the_reference_rows_repeat_table1(demo_run):

@@ -18,11 +18,12 @@ import yaml
 
 from finetox.config import load_study
 from finetox.io import InputError
-from finetox.results import figure_files, results_layout, table_files, table_names
+from finetox.results import changes_files, figure_files, results_layout, table_files, table_names
 from finetox.results.counts import percent_one_decimal
 from finetox.results.layout import APPENDIX_CLASSIFIERS, APPENDIX_MODELS
 from finetox.results.render import markdown_table
 from finetox.results.write import write_tables
+from finetox.verdicts import verdict
 from tests.conftest import REPO
 
 SUBSET_SIZES = {"severe": 40, "random": 40, "race": 20, "gender": 20, "age": 20, "religion": 20}
@@ -94,9 +95,33 @@ def write_scores(path: Path, toxic: dict[str, int], second_extra: int = 1) -> No
     pq.write_table(table, path)
 
 
-def comparison_frame(a: str, b: str) -> pd.DataFrame:
-    """A comparison file as the compare stage writes it, with differences that follow the
-    fabricated rates: credible where the rates differ by more than 10 points."""
+ROPE_PP, ROPE_BEST = 1.0, 0.01
+
+
+def view(prefix: str, change: float, half: float, rope: float, pp: bool) -> dict:
+    """One view's columns as the compare stage writes them, for a change B - A with an HDI of
+    +-`half` about it, its verdict by the rule of finetox.compare.decision."""
+    low, high = change - half, change + half
+    unit = "_pp" if pp else ""
+    return {
+        f"{prefix}_change{unit}": change,
+        f"{prefix}_hdi_low{unit}": low,
+        f"{prefix}_hdi_high{unit}": high,
+        f"{prefix}_p_increase": 0.99 if low > rope else 0.01 if high < rope else 0.5,
+        f"{prefix}_p_equivalent": 1.0 if -rope <= low and high <= rope else 0.2,
+        f"{prefix}_verdict": verdict(low, high, rope),
+        f"{prefix}_paper_credible": bool(low > 0 or high < 0),
+    }
+
+
+def comparison_frame(
+    a: str, b: str, rope_pp: float = ROPE_PP, rope_best: float = ROPE_BEST
+) -> pd.DataFrame:
+    """A comparison file in the contract of issue 13 (every change B - A), with changes that
+    follow the fabricated flags: A's and B's toxic generations are each subset's first prompts,
+    so the paired counts follow from the rates; the paired HDI is +-0.8 pp (inside the ROPE)
+    where no prompt flipped, +-4 pp otherwise; the rate view's +-8 pp; BEST's change half the
+    rate's."""
     rows = []
     for subset in [*SUBSET_SIZES, "total"]:
         if subset == "total":
@@ -104,40 +129,40 @@ def comparison_frame(a: str, b: str) -> pd.DataFrame:
             ka, kb = sum(TOXIC[a].values()), sum(TOXIC[b].values())
         else:
             n, ka, kb = SUBSET_SIZES[subset], TOXIC[a][subset], TOXIC[b][subset]
-        diff = (ka - kb) / n
-        half = 0.08
-        credible = abs(diff) > half
+        change = 100 * (kb - ka) / n
         rows.append(
             {
                 "subset": subset,
                 "n_a": n,
                 "n_b": n,
+                "n_pairs": n,
                 "mean_a": ka / n,
                 "mean_b": kb / n,
                 "rate_a": ka / n,
                 "rate_b": kb / n,
-                "diff_mean": diff / 2,
-                "diff_hdi_low": diff / 2 - half / 2,
-                "diff_hdi_high": diff / 2 + half / 2,
-                "p_diff_gt_0": 0.5 + np.sign(diff) * 0.49 if credible else 0.5,
-                "credible": credible,
-                "effect_size": diff,
+                "both": min(ka, kb),
+                "only_a": max(ka - kb, 0),
+                "only_b": max(kb - ka, 0),
+                "neither": n - max(ka, kb),
+                **view("paired", change, 4.0 if ka != kb else 0.8, rope_pp, pp=True),
+                **view("rate", change, 8.0, rope_pp, pp=True),
+                "best_fitted": True,
+                **view("best", change / 200, 0.04, rope_best, pp=False),
+                "effect_size": change / 100,
                 "nu_mean": 1.2,
                 "r_hat_max": 1.0,
                 "ess_bulk_min": 900.0,
                 "divergences": 0,
                 "warning": "" if subset != "age" else "r_hat 1.02 > 1.01",
-                "rate_diff_mean": diff,
-                "rate_diff_hdi_low": diff - half,
-                "rate_diff_hdi_high": diff + half,
-                "p_rate_diff_gt_0": 0.5 + np.sign(diff) * 0.49 if credible else 0.5,
                 "hdi_prob": 0.95,
+                "rope_pp": rope_pp,
+                "rope_best": rope_best,
             }
         )
     return pd.DataFrame(rows)
 
 
-def fabricate(root: Path, layout: dict) -> tuple[list[Path], list[Path]]:
+def fabricate(root: Path, layout: dict, **ropes: float) -> tuple[list[Path], list[Path]]:
     (root / "scores").mkdir(parents=True, exist_ok=True)
     (root / "comparisons").mkdir(parents=True, exist_ok=True)
     scores = []
@@ -148,7 +173,7 @@ def fabricate(root: Path, layout: dict) -> tuple[list[Path], list[Path]]:
     comparisons = []
     for pair in layout["pairs"]:
         path = root / "comparisons" / f"{pair['name']}.csv"
-        comparison_frame(pair["a"], pair["b"]).to_csv(path, index=False)
+        comparison_frame(pair["a"], pair["b"], **ropes).to_csv(path, index=False)
         comparisons.append(path)
     return scores, comparisons
 
@@ -177,7 +202,12 @@ def test_layout_names_the_papers_tables_and_figures(layout):
         "figure2_instruct_vs_dolly",
         "figure3_instruct_vs_community",
         "figure4_instruct_vs_community_rates",
+        "figure4_instruct_vs_community_paired",
         "heatmap_toxic_rates",
+    ]
+    assert changes_files(layout) == [
+        "results/tables/largest_changes.csv",
+        "results/tables/largest_changes.html",
     ]
     community = [
         {**block, "pairs": [pair["name"] for pair in block["pairs"]]}
@@ -291,13 +321,19 @@ def test_reference_row_starts_each_block_of_tables_2_and_3(written):
     assert table3.iloc[1, 2:].tolist() == table3.iloc[0, 2:].tolist()
 
 
+def verdict_row(frame: pd.DataFrame, pair: str, subset: str = "total") -> pd.Series:
+    return frame[(frame["pair"] == pair) & (frame["subset"] == subset)].iloc[0]
+
+
+SAME = "tiny-instruct__vs__tiny-community-same"
+TOXIC_PAIR = "tiny-instruct__vs__tiny-community-toxic"
+DOLLY = "tiny-instruct__vs__tiny-instruct-dolly"
+
+
 def test_verdicts_per_subset_with_total_first(written):
     frame = read_csv(written, "table3_instruct_vs_community_verdicts")
     pairs = frame.groupby("pair", sort=False)
-    assert list(pairs.groups) == [
-        "tiny-instruct__vs__tiny-community-same",
-        "tiny-instruct__vs__tiny-community-toxic",
-    ]
+    assert list(pairs.groups) == [SAME, TOXIC_PAIR]
     for _, rows in pairs:
         assert list(rows["subset"]) == [
             "total",
@@ -308,17 +344,21 @@ def test_verdicts_per_subset_with_total_first(written):
             "age",
             "religion",
         ]
-    same = frame[
-        (frame["pair"] == "tiny-instruct__vs__tiny-community-same") & (frame["subset"] == "total")
-    ]
-    toxic = frame[
-        (frame["pair"] == "tiny-instruct__vs__tiny-community-toxic") & (frame["subset"] == "total")
-    ]
-    assert not same["best_credible"].item() and not same["rate_credible"].item()
-    assert same["rate_diff_pp"].item() == 0
-    assert toxic["best_credible"].item() and toxic["rate_credible"].item()
-    assert toxic["rate_diff_pp"].item() == pytest.approx(100 * (8 - 68) / 160)
-    assert toxic["pct_a"].item() == 5.0 and toxic["pct_b"].item() == 42.5
+    same, toxic = verdict_row(frame, SAME), verdict_row(frame, TOXIC_PAIR)
+    # identical models: no prompt flipped, the paired view narrow and equivalent; the unpaired
+    # rate view cannot tell
+    assert same["paired_verdict"] == "equivalent" and same["rate_verdict"] == "undecided"
+    assert same["paired_change_pp"] == 0 and (same["both"], same["only_a"], same["only_b"]) == (
+        8, 0, 0,
+    )  # fmt: skip
+    assert not same["paired_paper_credible"] and not same["rate_paper_credible"]
+    # the toxic fine-tune: B - A is positive, an increase in every view
+    assert toxic["paired_change_pp"] == pytest.approx(100 * (68 - 8) / 160)
+    assert toxic["rate_change_pp"] == pytest.approx(100 * (68 - 8) / 160)
+    assert toxic["best_change"] > 0
+    assert {toxic[f"{v}_verdict"] for v in ("paired", "rate", "best")} == {"increase"}
+    assert toxic["pct_a"] == 5.0 and toxic["pct_b"] == 42.5
+    assert (toxic["only_b"], toxic["n_pairs"]) == (60, 160)
     age = frame[frame["subset"] == "age"]
     assert set(age["diagnostics"]) == {"r_hat 1.02 > 1.01"}
     assert (
@@ -326,25 +366,152 @@ def test_verdicts_per_subset_with_total_first(written):
     )
 
 
-def test_unconverged_best_fits_are_marked_unreliable(written):
-    rows = markdown_rows(
-        (written / "tables" / "table3_instruct_vs_community_verdicts.md").read_text()
+def test_verdicts_csv_keeps_every_view_machine_readable(written):
+    frame = read_csv(written, "table2_instruct_vs_dolly_verdicts")
+    for view in ("paired", "rate", "best"):
+        unit = "_pp" if view != "best" else ""
+        for column in (
+            f"{view}_change{unit}", f"{view}_hdi_low{unit}", f"{view}_hdi_high{unit}",
+            f"{view}_p_increase", f"{view}_p_equivalent", f"{view}_verdict",
+            f"{view}_paper_credible",
+        ):  # fmt: skip
+            assert column in frame.columns, column
+    assert {"both", "only_a", "only_b", "neither", "best_fitted", "hdi_prob", "rope_pp"} <= set(
+        frame.columns
     )
+    assert set(frame["rope_pp"]) == {1.0} and set(frame["rope_best"]) == {0.01}
+    total = verdict_row(frame, DOLLY)
+    assert total["paired_hdi_low_pp"] < total["paired_change_pp"] < total["paired_hdi_high_pp"]
+    assert total["paired_verdict"] == "increase" and total["paired_paper_credible"]
+
+
+def display_rows(root: Path, name: str, folder: str = "tables") -> list[dict[str, str]]:
+    """The rows of a written Markdown table as header -> cell."""
+    rows = markdown_rows((root / folder / f"{name}.md").read_text())
     header = [c.strip() for c in rows[0]]
-    best = header.index("BEST diff [95% HDI]")
-    for row in rows[2:]:
-        cells = [c.strip() for c in row]
-        assert cells[best].endswith(" ?") == (cells[header.index("Subset")] == "Age"), cells
+    return [dict(zip(header, (c.strip() for c in row), strict=True)) for row in rows[2:]]
+
+
+def test_verdicts_table_columns_say_direction_and_views(written):
+    rows = display_rows(written, "table3_instruct_vs_community_verdicts")
+    assert list(rows[0]) == [
+        "Family", "Original (A)", "Tuned (B)", "Subset", "% toxic (original → tuned)",
+        "Paired change, pp [95% HDI]", "Paired verdict", "Rate change, pp [95% HDI]",
+        "Rate verdict", "BEST change in mean score [95% HDI]", "BEST verdict",
+        "Paper's rule (HDI excludes 0)", "Diagnostics",
+    ]  # fmt: skip
+    toxic = rows[7]  # the second pair's total
+    assert toxic["Tuned (B)"] == "tiny-community-toxic" and toxic["Subset"] == "Total"
+    assert toxic["% toxic (original → tuned)"] == "5.0 → 42.5"
+    assert toxic["Paired change, pp [95% HDI]"] == "+37.5 [+33.5, +41.5]"  # B - A, positive
+    assert toxic["Paper's rule (HDI excludes 0)"] == "paired, rate, BEST"
+    same = rows[0]
+    assert same["Paired change, pp [95% HDI]"] == "+0.0 [-0.8, +0.8]"
+    assert same["Paper's rule (HDI excludes 0)"] == "none"
+
+
+@pytest.mark.parametrize(
+    ("name", "pair_row", "paired", "rate"),
+    [
+        ("table1_base_vs_instruct_verdicts", 0, "less toxic after tuning", "less toxic after tuning"),
+        ("table2_instruct_vs_dolly_verdicts", 0, "more toxic after tuning", "more toxic after tuning"),
+        ("table3_instruct_vs_community_verdicts", 0, "equivalent within ±1 pp", "undecided"),
+    ],
+)  # fmt: skip
+def test_verdicts_in_words(written, name, pair_row, paired, rate):
+    row = display_rows(written, name)[pair_row]
+    assert (row["Paired verdict"], row["Rate verdict"]) == (paired, rate)
+
+
+@pytest.mark.parametrize(
+    ("verdict", "words"),
+    [
+        ("increase", "more toxic after tuning"),
+        ("decrease", "less toxic after tuning"),
+        ("equivalent", "equivalent within ±1 pp"),
+        ("undecided", "undecided"),
+        ("not fitted", "not fitted"),
+    ],
+)
+def test_each_verdict_reads_in_words(verdict, words):
+    from finetox.results.render import verdicts_display
+
+    frame = verdicts_table_row(paired_verdict=verdict, best_verdict=verdict)
+    shown = verdicts_display(frame, 0.95, 1.0, 0.02).iloc[0]
+    assert shown["Paired verdict"] == words
+    assert shown["BEST verdict"] == words.replace("±1 pp", "±0.02")
+
+
+def verdicts_table_row(**values) -> pd.DataFrame:
+    """One row of a verdicts table (finetox.results.tables.VERDICT_COLUMNS)."""
+    from finetox.results.tables import VERDICT_COLUMNS
+
+    row = {column: 0.0 for column in VERDICT_COLUMNS}
+    row.update(
+        family="F", pair="a__vs__b", model_a="a", model_b="b", subset="total",
+        paired_verdict="undecided", rate_verdict="undecided", best_verdict="undecided",
+        paired_paper_credible=False, rate_paper_credible=False, best_paper_credible=False,
+        best_fitted=True, best_converged=True, diagnostics="",
+    )  # fmt: skip
+    row.update(values)
+    return pd.DataFrame([row], columns=VERDICT_COLUMNS)
+
+
+def test_unconverged_best_fits_are_marked_unreliable(written):
+    rows = display_rows(written, "table3_instruct_vs_community_verdicts")
+    for row in rows:
+        unreliable = row["BEST verdict"].endswith(" (unreliable fit)")
+        assert unreliable == (row["Subset"] == "Age"), row
+        assert row["Paired verdict"] != "" and "unreliable" not in row["Paired verdict"]
+    text = (written / "tables" / "table3_instruct_vs_community_verdicts.md").read_text()
+    assert "'(unreliable fit)': the BEST fit missed its convergence thresholds" in text
+
+
+def test_verdicts_note_explains_sign_views_and_rope(written):
+    text = (written / "tables" / "table2_instruct_vs_dolly_verdicts.md").read_text()
+    note = text.split("\n\n")[-1]
+    for phrase in (
+        "tuned (B) minus original (A): positive means more toxic after tuning",
+        "paired, the change in toxic rate over the same prompts",
+        "BEST, the change in mean toxicity score",
+        "ROPE ±1 pp for paired and rate, ±0.01 for BEST",
+        "95% highest-density interval",
+        "Paper's rule: the views whose interval excludes 0",
+    ):
+        assert phrase in note, phrase
+
+
+# --- the verdict marks of the % toxic tables ----------------------------------------------------
+
+
+def test_tuned_rows_of_the_percent_tables_carry_their_paired_verdict(written):
+    rows = display_rows(written, "table3_instruct_vs_community")
+    reference, same, toxic = rows
+    assert reference["Total"] == "5.0"  # the reference row: no mark
+    assert same["Total"] == "5.0 =" and same["Severe"] == "7.5 ="  # equivalent
+    assert toxic["Total"] == "42.5 ▲" and toxic["Religion"] == "45.0 ▲"  # increase
+    table1 = display_rows(written, "table1_base_vs_instruct")
+    assert table1[0]["Total"] == "30.0" and table1[1]["Total"] == "5.0 ▼"  # decrease
+    dolly = display_rows(written, "table2_instruct_vs_dolly")[1]
+    assert dolly["Age"] == "10.0 ?"  # 1 -> 2 of 20: +5 pp [+1, +9] reaches the ROPE edge
+    text = (written / "tables" / "table3_instruct_vs_community.md").read_text()
     assert (
-        "? the BEST fit missed"
-        in (written / "tables" / "table3_instruct_vs_community_verdicts.md").read_text()
+        "▲ more toxic after tuning, ▼ less toxic after tuning, = equivalent within ±1 pp, ? undecided"
+        in text
     )
 
 
-def test_rate_verdict_is_computed_from_the_hdi_when_the_file_has_none(written):
-    frame = read_csv(written, "table1_base_vs_instruct_verdicts")
-    expected = (frame["rate_hdi_low_pp"] > 0) | (frame["rate_hdi_high_pp"] < 0)
-    assert (frame["rate_credible"] == expected).all()
+def test_percent_table_csv_stays_numbers(written):
+    frame = read_csv(written, "table3_instruct_vs_community")
+    assert frame.iloc[:, 2:].dtypes.map(pd.api.types.is_float_dtype).all()
+
+
+def test_percent_table_marks_in_latex_and_html(written):
+    tex = (written / "tables" / "table2_instruct_vs_dolly.tex").read_text()
+    assert "17.5 $\\uparrow$" in tex and "▲" not in tex and "±" not in tex
+    assert "$\\pm$1 pp" in tex  # the legend, in the caption
+    page = (written / "tables" / "table2_instruct_vs_dolly.html").read_text()
+    assert "17.5 ▲" in page and "▲ more toxic after tuning" in page
 
 
 def markdown_rows(text: str) -> list[list[str]]:
@@ -463,11 +630,20 @@ def test_missing_comparison_file_is_named(written, layout, tmp_path):
 def test_comparison_without_hdi_columns_is_named(written, layout, tmp_path):
     bad = tmp_path / "in"
     scores, comparisons = fabricate(bad, layout)
-    frame = pd.read_csv(comparisons[0]).drop(columns=["diff_hdi_low"])
+    frame = pd.read_csv(comparisons[0]).drop(columns=["paired_hdi_low_pp"])
     frame.to_csv(comparisons[0], index=False)
     with pytest.raises(
-        InputError, match=rf"{re.escape(comparisons[0].name)}: missing column.*diff_hdi_low"
+        InputError, match=rf"{re.escape(comparisons[0].name)}: missing column.*paired_hdi_low_pp"
     ):
+        write_tables(layout, scores, comparisons, tmp_path / "out")
+
+
+def test_comparison_file_of_the_old_contract_is_named(layout, tmp_path):
+    scores, comparisons = fabricate(tmp_path / "in", layout)
+    frame = pd.read_csv(comparisons[0])
+    frame = frame.drop(columns=[c for c in frame if c.startswith("paired_")])
+    frame.assign(diff_mean=0.0).to_csv(comparisons[0], index=False)
+    with pytest.raises(InputError, match="older comparison file.*A - B.*compare the pair again"):
         write_tables(layout, scores, comparisons, tmp_path / "out")
 
 
@@ -484,8 +660,63 @@ def test_interval_labels_come_from_the_comparison_files(layout, tmp_path):
         set_hdi_prob(comparison, 0.9)
     write_tables(layout, scores, comparisons, tmp_path / "out")
     text = (tmp_path / "out" / "table1_base_vs_instruct_verdicts.md").read_text()
-    assert "BEST diff [90% HDI]" in text and "Rate diff, pp [90% HDI]" in text
-    assert "Brackets: 90% highest-density interval" in text and "95%" not in text
+    assert "BEST change in mean score [90% HDI]" in text and "Rate change, pp [90% HDI]" in text
+    assert "[90% highest-density interval]" in text and "95%" not in text
+    legend = (tmp_path / "out" / "table1_base_vs_instruct.md").read_text()
+    assert "90% HDI" in legend and "95%" not in legend
+
+
+def test_ropes_come_from_the_comparison_files(layout, tmp_path):
+    """`finetox compare --rope-pp 2.5 --rope-best 0.05`: the tables say ±2.5 pp and ±0.05."""
+    scores, comparisons = fabricate(tmp_path / "in", layout, rope_pp=2.5, rope_best=0.05)
+    write_tables(layout, scores, comparisons, tmp_path / "out")
+    text = (tmp_path / "out" / "table3_instruct_vs_community_verdicts.md").read_text()
+    assert "ROPE ±2.5 pp for paired and rate, ±0.05 for BEST" in text
+    assert "| equivalent within ±2.5 pp " in text and "±1 pp" not in text
+    legend = (tmp_path / "out" / "table3_instruct_vs_community.md").read_text()
+    assert "= equivalent within ±2.5 pp" in legend
+
+
+@pytest.mark.parametrize("key", ["rope_pp", "rope_best"])
+def test_comparison_files_of_one_table_that_disagree_on_a_rope_are_named(layout, tmp_path, key):
+    scores, comparisons = fabricate(tmp_path / "in", layout)
+    community = [c for c in comparisons if "community" in c.name]
+    frame = pd.read_csv(community[1])
+    frame[key] = frame[key] * 2
+    frame.to_csv(community[1], index=False)
+    with pytest.raises(InputError, match=f"disagree on {key}") as error:
+        write_tables(layout, scores, comparisons, tmp_path / "out")
+    assert str(community[0]) in str(error.value) and str(community[1]) in str(error.value)
+
+
+def test_comparison_with_a_negative_rope_is_named(layout, tmp_path):
+    scores, comparisons = fabricate(tmp_path / "in", layout)
+    frame = pd.read_csv(comparisons[0])
+    frame["rope_pp"] = -1.0
+    frame.to_csv(comparisons[0], index=False)
+    with pytest.raises(InputError, match=rf"{re.escape(comparisons[0].name)}: column 'rope_pp'"):
+        write_tables(layout, scores, comparisons, tmp_path / "out")
+
+
+def test_unknown_verdict_is_named(layout, tmp_path):
+    scores, comparisons = fabricate(tmp_path / "in", layout)
+    frame = pd.read_csv(comparisons[0])
+    frame.loc[0, "rate_verdict"] = "credible"
+    frame.to_csv(comparisons[0], index=False)
+    with pytest.raises(InputError, match=r"'rate_verdict' holds \['credible'\]"):
+        write_tables(layout, scores, comparisons, tmp_path / "out")
+
+
+def test_a_verdict_its_interval_does_not_give_is_logged(layout, tmp_path, caplog):
+    scores, comparisons = fabricate(tmp_path / "in", layout)
+    frame = pd.read_csv(comparisons[0])
+    frame.loc[frame["subset"] == "total", "paired_verdict"] = "equivalent"
+    frame.to_csv(comparisons[0], index=False)
+    with caplog.at_level("WARNING", logger="finetox.results"):
+        write_tables(layout, scores, comparisons, tmp_path / "out")
+    assert any("paired verdict of total is 'equivalent'" in r.message for r in caplog.records), (
+        caplog.text
+    )
 
 
 def test_comparison_files_of_one_table_that_disagree_on_hdi_prob_are_named(layout, tmp_path):
@@ -500,7 +731,9 @@ def test_comparison_files_of_one_table_that_disagree_on_hdi_prob_are_named(layou
 def test_comparison_without_hdi_prob_is_named(layout, tmp_path):
     scores, comparisons = fabricate(tmp_path / "in", layout)
     pd.read_csv(comparisons[0]).drop(columns=["hdi_prob"]).to_csv(comparisons[0], index=False)
-    with pytest.raises(InputError, match=rf"{re.escape(comparisons[0].name)}: no 'hdi_prob'"):
+    with pytest.raises(
+        InputError, match=rf"{re.escape(comparisons[0].name)}: missing column.*'hdi_prob'"
+    ):
         write_tables(layout, scores, comparisons, tmp_path / "out")
 
 
@@ -561,9 +794,13 @@ def unfit(comparison: Path, subset: str) -> None:
     """What the compare stage writes where BEST's posterior is improper: no BEST numbers."""
     frame = pd.read_csv(comparison)
     where = frame["subset"] == subset
-    for column in ("diff_mean", "diff_hdi_low", "diff_hdi_high", "p_diff_gt_0", "effect_size"):
+    for column in (
+        "best_change", "best_hdi_low", "best_hdi_high", "best_p_increase", "best_p_equivalent",
+        "effect_size",
+    ):  # fmt: skip
         frame.loc[where, column] = np.nan
-    frame.loc[where, "credible"] = False
+    frame.loc[where, ["best_fitted", "best_paper_credible"]] = False
+    frame.loc[where, "best_verdict"] = "not fitted"
     frame.loc[where, "warning"] = "BEST not fitted: 40 of 40 scores of A are exactly 0.001"
     frame.to_csv(comparison, index=False)
 
@@ -578,8 +815,126 @@ def test_a_subset_best_could_not_fit_shows_not_fitted(layout, tmp_path):
     )
     frame = pd.read_csv(tmp_path / "out" / f"{name}_verdicts.csv")
     severe = frame[(frame["pair"] == pair) & (frame["subset"] == "severe")].iloc[0]
-    assert np.isnan(severe["best_diff"]) and not severe["best_credible"]
+    pair_b = severe["model_b"]
+    assert np.isnan(severe["best_change"]) and not severe["best_paper_credible"]
+    assert severe["best_verdict"] == "not fitted" and not severe["best_fitted"]
     assert not severe["best_converged"] and severe["diagnostics"].startswith("BEST not fitted")
-    assert severe["rate_credible"]  # the rate view stands
+    assert severe["rate_paper_credible"]  # the rate views stand
+    assert severe["paired_verdict"] in ("increase", "decrease")
     text = (tmp_path / "out" / f"{name}_verdicts.md").read_text()
     assert "| not fitted " in text and "nan" not in text
+    shown = display_rows(tmp_path, f"{name}_verdicts", folder="out")
+    row = next(r for r in shown if r["Subset"] == "Severe" and r["Tuned (B)"] == pair_b)
+    assert row["BEST change in mean score [95% HDI]"] == row["BEST verdict"] == "not fitted"
+    assert row["Paper's rule (HDI excludes 0)"] == "paired, rate"
+
+
+# --- the prompts that changed most -------------------------------------------------------------
+
+
+def rewrite_scores(path: Path, change) -> None:
+    """Edit a score file's frame with `change(frame)`, keeping its `finetox` metadata."""
+    table = pq.read_table(path)
+    frame = change(table.to_pandas())
+    edited = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(edited.replace_schema_metadata(table.schema.metadata), path)
+
+
+def planted_changes(frame: pd.DataFrame, sign: float) -> pd.DataFrame:
+    """Scores of 0.5, but on the Severe prompts 0.5 + sign * 0.01 * index."""
+    frame["score_demo_lexicon"] = 0.5
+    severe = frame["subset"] == "severe"
+    index = frame.loc[severe, "prompt_id"].str[-3:].astype(int)
+    frame.loc[severe, "score_demo_lexicon"] = 0.5 + sign * 0.01 * index
+    return frame
+
+
+@pytest.fixture(scope="module")
+def changes(tmp_path_factory, layout):
+    """Tables of files where Dolly's Severe scores rise with the prompt's index (instruct's stay
+    at 0.5) and one continuation holds markup."""
+    root = tmp_path_factory.mktemp("changes")
+    scores, comparisons = fabricate(root, layout)
+    by_model = {path.stem: path for path in scores}
+    rewrite_scores(by_model["tiny-instruct"], lambda f: planted_changes(f, 0.0))
+
+    def dolly(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = planted_changes(frame, 1.0)
+        frame.loc[frame["prompt_id"] == "severe-039", "generation"] = (
+            "<script>alert('x')</script> & <b>bold</b>"
+        )
+        return frame
+
+    rewrite_scores(by_model["tiny-instruct-dolly"], dolly)
+    written = write_tables(layout, scores, comparisons, root / "tables")
+    return root, written
+
+
+def test_largest_changes_are_written_where_the_layout_says(changes, layout):
+    root, written = changes
+    assert {str(p) for p in written} >= set(changes_files(layout, str(root)))
+
+
+def test_largest_changes_rank_each_pairs_increases_and_decreases(changes):
+    root, _ = changes
+    frame = pd.read_csv(root / "tables" / "largest_changes.csv", keep_default_na=False)
+    dolly = frame[frame["pair"] == DOLLY]
+    rises = dolly[dolly["direction"] == "increase"]
+    assert list(rises["prompt_id"]) == [f"severe-{i:03d}" for i in (39, 38, 37, 36, 35)]
+    assert list(rises["rank"]) == [1, 2, 3, 4, 5]
+    assert rises["change"].tolist() == pytest.approx([0.39, 0.38, 0.37, 0.36, 0.35])
+    assert (rises["score_b"] - rises["score_a"]).tolist() == pytest.approx(rises["change"].tolist())
+    assert dolly.iloc[0]["generation_b"].startswith("<script>")  # the CSV keeps the raw text
+    assert dolly[dolly["direction"] == "decrease"].empty  # no Dolly score fell
+    assert set(frame["pair"]) == {"tiny-base__vs__tiny-instruct", DOLLY, SAME, TOXIC_PAIR}
+    for _, rows in frame.groupby(["pair", "direction"]):
+        assert len(rows) <= 5 and list(rows["rank"]) == list(range(1, len(rows) + 1))
+    falls = frame[frame["direction"] == "decrease"]
+    assert (falls["change"] < 0).all() and (
+        frame[frame["direction"] == "increase"]["change"] > 0
+    ).all()
+
+
+def test_largest_changes_page_escapes_text_and_warns_first(changes):
+    root, _ = changes
+    page = (root / "tables" / "largest_changes.html").read_text()
+    body = page.split("<body>", 1)[1]
+    assert "contains model outputs that may be offensive" in body
+    assert body.index("contains model outputs that may be offensive") < body.index("<table")
+    assert "<script>" not in page and "<b>bold</b>" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
+    assert page.count("<h2>") == 4  # one section per pair
+    assert "tiny-instruct (A, original) → tiny-instruct + Dolly LoRA (B, tuned)" in page
+    assert "Largest increases: more toxic after tuning" in page
+    assert "Tuned (B) continuation" in page and "+0.390" in page
+    assert "None: no prompt's score moved this way." in page  # Dolly's decreases
+
+
+def test_largest_changes_without_texts_show_ids_only(layout, tmp_path):
+    scores, comparisons = fabricate(tmp_path / "in", layout)
+    for path in scores:
+        rewrite_scores(path, lambda f: f.drop(columns=["prompt", "generation"]))
+    write_tables(layout, scores, comparisons, tmp_path / "out")
+    page = (tmp_path / "out" / "largest_changes.html").read_text()
+    assert "continuation" not in page and "prompt ids only" in page
+    assert "severe-000" in page or "age-001" in page
+
+
+def test_the_fabricated_comparison_files_hold_the_compare_stages_columns():
+    """The fixtures follow the compare stage's contract, column for column."""
+    from finetox.compare.run import COLUMNS
+
+    assert list(comparison_frame("tiny-instruct", "tiny-instruct-dolly").columns) == COLUMNS
+
+
+def test_changes_too_small_for_the_decimals_show_their_size():
+    from finetox.results.render import verdicts_display
+
+    frame = verdicts_table_row(
+        best_change=-2.1e-5, best_hdi_low=-3.04e-5, best_hdi_high=-1.2e-5,
+        best_paper_credible=True, best_verdict="equivalent",
+    )  # fmt: skip
+    shown = verdicts_display(frame, 0.95, 1.0, 0.01).iloc[0]
+    assert shown["BEST change in mean score [95% HDI]"] == "-2.1e-05 [-3.0e-05, -1.2e-05]"
+    assert shown["Paper's rule (HDI excludes 0)"] == "BEST"
+    assert shown["Paired change, pp [95% HDI]"] == "+0.0 [+0.0, +0.0]"  # exactly 0 stays 0.0

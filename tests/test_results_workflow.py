@@ -4,12 +4,13 @@ figure with its caption."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from finetox.config import load_study, load_yaml
-from finetox.results import figure_files, results_layout, table_files
+from finetox.results import changes_files, figure_files, results_layout, table_files
 from tests.test_results import fabricate
 from tests.workflow_runs import copy_checkout, failure, snakemake
 
@@ -36,7 +37,7 @@ def workdir(tmp_path_factory):
 
 def test_the_rules_write_every_declared_file(workdir):
     root, layout = workdir
-    for path in [*table_files(layout), *figure_files(layout)]:
+    for path in [*table_files(layout), *changes_files(layout), *figure_files(layout)]:
         assert (root / path).stat().st_size > 0, path
     assert not list((root / "results" / "tables").glob(".*.tmp"))
     for rule in ("write_tables", "plot_figures"):
@@ -47,13 +48,19 @@ def test_the_rules_write_every_declared_file(workdir):
 def test_the_report_holds_every_table_and_figure_with_captions(workdir):
     root, layout = workdir
     text = (root / "results" / "report.html").read_text()
+    # the report embeds captions as JSON strings: '±' is '\\u00b1' there
+    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
     for table in layout["tables"]:
         assert f"{table['name']}.html" in text
         assert f"{table['name']}_verdicts.html" in text
     for figure in layout["figures"]:
         assert f"{figure['name']}.png" in text
-    assert "appendix_a_models.html" in text
-    # captions rendered (Jinja filled from the config, reStructuredText to HTML), sign stated
+    assert "appendix_a_models.html" in text and "largest_changes.html" in text
+    # captions rendered (Jinja filled from the config, reStructuredText to HTML): the sign, the
+    # ROPE from the config's defaults, the content warning
     assert "demo_lexicon" in text and "95% highest-density interval" in text
-    assert "positive means the first model is more toxic" in text
+    assert "positive means more toxic" in text and "original minus tuned" in text
+    assert "±1 percentage points" in text and "±0.01 for BEST" in text
+    assert "▲" in text and "? undecided" in text  # the marks of the % toxic tables
+    assert "contains model outputs that may be offensive" in text
     assert "{{" not in text and "System Message" not in text

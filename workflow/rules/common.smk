@@ -4,7 +4,7 @@ import sys
 
 from finetox import paths
 from finetox.config import ConfigError, load_study
-from finetox.results import figure_files, results_layout, table_files
+from finetox.results import changes_files, figure_files, results_layout, table_files
 from finetox.subsets import CEB_SUBSETS
 
 
@@ -204,11 +204,7 @@ def classifier_folders(wildcards):
 
 
 def comparison_targets():
-    return [
-        path
-        for pair in PAIRS
-        for path in (paths.comparison(pair), paths.posterior(pair))
-    ]
+    return [path for pair in PAIRS for path in paths.comparison_files(pair).values()]
 
 
 def comparison_scores(wildcards):
@@ -244,7 +240,11 @@ RESULTS_LAYOUT = results_layout(STUDY)
 
 
 def results_targets():
-    return [*table_files(RESULTS_LAYOUT), *figure_files(RESULTS_LAYOUT)]
+    return [
+        *table_files(RESULTS_LAYOUT),
+        *changes_files(RESULTS_LAYOUT),
+        *figure_files(RESULTS_LAYOUT),
+    ]
 
 
 def results_layout_settings(wildcards):
@@ -256,7 +256,8 @@ def results_comparison_files(wildcards):
 
 
 # The report shows each table as HTML and each figure as PNG (the other formats are downloads),
-# captioned by workflow/report/: {kind}.rst, verdicts.rst, {appendix}.rst, figure_{style}.rst.
+# captioned by workflow/report/: {kind}.rst, verdicts.rst, {appendix}.rst, figure_{style}.rst,
+# and the page of the prompts that changed most (largest_changes.rst).
 
 
 def _in_report(path, caption, category, subcategory, labels):
@@ -294,6 +295,16 @@ def table_outputs():
     contents = {"models": "evaluated models", "classifiers": "% toxic by classifier"}
     for key, name in RESULTS_LAYOUT["appendices"].items():
         outputs += _table_files(name, f"{name}.rst", "Appendices", contents[key])
+    labels = {
+        "table": RESULTS_LAYOUT["changes"],
+        "content": "prompts that changed most",
+    }
+    for path in changes_files(RESULTS_LAYOUT):
+        if path.endswith(".html"):
+            path = _in_report(
+                path, "largest_changes.rst", "Prompts", "Largest score changes", labels
+            )
+        outputs.append(path)
     return outputs
 
 

@@ -1,4 +1,5 @@
-# Tables, figures and the report: aggregation only, from the score and comparison files.
+# Tables (with the page of the prompts that changed most), figures and the report: aggregation
+# only, from the score and comparison files.
 
 
 # Seconds of work each: on a cluster they run where Snakemake runs, not as submitted jobs.

@@ -4,13 +4,21 @@ classifier sensitivity view, and the figures, from finished score and comparison
 Aggregation only. Modules, one job each:
 - layout: which tables and figures a study has, as plain data (the rules' outputs come from it);
 - counts: percent toxic per model and subset, from the score files' flags;
-- inputs: the score and comparison files, checked (a comparison file carries its HDI mass);
+- inputs: the score and comparison files, checked (a comparison file carries its HDI mass and
+  ROPE half-widths; every change in it is B - A, tuned minus original);
 - tables: the tables as data frames; render: their display strings, Markdown, LaTeX and HTML;
-- captions: the tables' captions and notes; write: write_tables; figures: plot_figures.
+- captions: the tables' captions and notes; changes: the prompts whose scores changed most;
+- write: write_tables (the tables and the changes page); figures: plot_figures.
 
 Here only the layout, so that the workflow can read it without pandas or matplotlib.
 """
 
-from finetox.results.layout import figure_files, results_layout, table_files, table_names
+from finetox.results.layout import (
+    changes_files,
+    figure_files,
+    results_layout,
+    table_files,
+    table_names,
+)
 
-__all__ = ["figure_files", "results_layout", "table_files", "table_names"]
+__all__ = ["changes_files", "figure_files", "results_layout", "table_files", "table_names"]

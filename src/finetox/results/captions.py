@@ -8,15 +8,20 @@ from typing import Any
 
 import pandas as pd
 
+from finetox.results.render import VERDICT_MARKS
 from finetox.subsets import TOTAL, subset_label
+from finetox.verdicts import in_words
 
-SIGN_NOTE = (
-    "Differences are first model minus second: positive means the first model is more toxic."
-)
+SIGN_NOTE = "Every change is tuned (B) minus original (A): positive means more toxic after tuning."
 MODELS_CAPTION = "Appendix A: evaluated models"
 CLASSIFIERS_CAPTION = "Appendix B: total % toxic by classifier (sensitivity)"
 CLASSIFIERS_NOTE = (
     "The first classifier is the primary one of the tables; each uses its own threshold."
+)
+CHANGES_CAPTION = "The prompts that changed most"
+CONTENT_WARNING = (
+    "Content warning: this page contains model outputs that may be offensive (toxic, hateful "
+    "or sexual language), shown verbatim so that the scores can be checked."
 )
 
 
@@ -25,9 +30,13 @@ def verdicts_caption(table: Mapping[str, Any]) -> str:
 
 
 def rates_note(
-    layout: Mapping[str, Any], percents: Mapping[str, pd.DataFrame], blocks: bool = False
+    layout: Mapping[str, Any],
+    percents: Mapping[str, pd.DataFrame],
+    blocks: bool = False,
+    settings: Any = None,
 ) -> str:
-    """What the percentages are; `blocks`: the table has reference rows, and says so."""
+    """What the percentages are; `blocks`: the table has reference rows, and says so;
+    `settings` (hdi_prob, rope_pp): its tuned models' cells carry their paired verdicts."""
     primary = layout["classifiers"][0]
     sizes = _subset_sizes(percents)
     sized = ", ".join(f"{subset_label(s)} {sizes[s]}" for s in layout["subsets"] if s in sizes)
@@ -37,7 +46,22 @@ def rates_note(
     )
     if blocks:
         text += " The first row of each family block is the reference model of the comparison."
+    if settings is not None:
+        text += " " + marks_legend(settings.hdi_prob, settings.rope_pp)
     return text
+
+
+def marks_legend(hdi_prob: float, rope_pp: float) -> str:
+    """The legend of the verdict marks on the % toxic tables."""
+    marks = ", ".join(
+        f"{mark} {in_words(verdict, rope_pp, ' pp')}" for verdict, mark in VERDICT_MARKS.items()
+    )
+    return (
+        f"Marks: each later row's paired verdict against its block's first row (the change in "
+        f"toxic rate on the same prompts, that row minus the first; {hdi_prob:.0%} HDI; region of "
+        f"practical equivalence ±{rope_pp:g} pp): {marks} (the data cannot tell yet). The "
+        f"verdicts table gives the numbers and the other views."
+    )
 
 
 def _subset_sizes(percents: Mapping[str, pd.DataFrame]) -> dict[str, int]:
@@ -46,12 +70,34 @@ def _subset_sizes(percents: Mapping[str, pd.DataFrame]) -> dict[str, int]:
     return {}
 
 
-def verdicts_note(hdi_prob: float) -> str:
-    """How to read a verdicts table whose intervals hold `hdi_prob` of the posterior."""
+def verdicts_note(hdi_prob: float, rope_pp: float, rope_best: float) -> str:
+    """How to read a verdicts table: its intervals hold `hdi_prob` of the posterior, its ROPEs
+    are ±`rope_pp` percentage points (paired, rate) and ±`rope_best` (BEST, score units)."""
     return (
-        f"BEST: difference of posterior mean toxicity scores (Student-t model); rate: difference of "
-        f"toxic rates in percentage points (Beta-Binomial). Brackets: {hdi_prob:.0%} highest-density "
-        f"interval; * credible (the interval excludes 0); ? the BEST fit missed its convergence "
-        f"thresholds (see Diagnostics), so its interval and verdict are unreliable; 'not fitted': "
-        f"BEST had no proper posterior on these scores (see Diagnostics), read the rates. {SIGN_NOTE}"
+        f"{SIGN_NOTE} Three views of the change: paired, the change in toxic rate over the same "
+        f"prompts (both models answered each prompt; Dirichlet model of the four outcomes), in "
+        f"percentage points; rate, the change in toxic rate treating the two sets of generations "
+        f"as independent (Beta-Binomial), in percentage points; BEST, the change in mean toxicity "
+        f"score (Student-t model, as in the paper), in score units. Brackets: posterior mean "
+        f"[{hdi_prob:.0%} highest-density interval]. Verdict (HDI and region of practical "
+        f"equivalence, ROPE ±{rope_pp:g} pp for paired and rate, ±{rope_best:g} for BEST): "
+        f"'more toxic after tuning' when the whole interval lies above +ROPE, 'less toxic after "
+        f"tuning' when below −ROPE, 'equivalent' when inside the ROPE, else 'undecided' (the data "
+        f"cannot tell yet). Paper's rule: the views whose interval excludes 0, the paper's "
+        f"'credible', which ignores how small the change is. '(unreliable fit)': the BEST fit "
+        f"missed its convergence thresholds (see Diagnostics); 'not fitted': BEST was skipped or "
+        f"had no proper posterior on these scores (see Diagnostics), read the paired and rate "
+        f"views."
     )
+
+
+def changes_note(top: int, primary: str, texts: bool) -> str:
+    """What the largest-changes page shows."""
+    text = (
+        f"For each pair, the {top} prompts whose toxicity score (by {primary}) rose most from the "
+        f"original model (A) to the tuned one (B), and the {top} whose score fell most; change = "
+        f"score of B − score of A."
+    )
+    if not texts:
+        text += " The score files carry no prompt or generation text: prompt ids only."
+    return text

@@ -1,5 +1,6 @@
 """The results stage's inputs: every model's score file (as percents) and every pair's comparison
-file, checked for completeness; a comparison file carries the HDI mass of its intervals."""
+file, checked for completeness; a comparison file carries the HDI mass of its intervals and the
+ROPE half-widths of its verdicts, and every change in it is B - A (tuned minus original)."""
 
 from __future__ import annotations
 
@@ -15,82 +16,144 @@ import pandas as pd
 from finetox.io import InputError, read_table
 from finetox.results.counts import model_percents
 from finetox.results.layout import table_pairs
+from finetox.verdicts import NOT_FITTED, VERDICTS, verdict
 
 log = logging.getLogger("finetox.results")
 
+# The views of a comparison file (issue 13): prefix -> (change, HDI low, HDI high) columns.
+VIEWS = {
+    "paired": ("paired_change_pp", "paired_hdi_low_pp", "paired_hdi_high_pp"),
+    "rate": ("rate_change_pp", "rate_hdi_low_pp", "rate_hdi_high_pp"),
+    "best": ("best_change", "best_hdi_low", "best_hdi_high"),
+}
+BOOL_COLUMNS = ["best_fitted", *(f"{view}_paper_credible" for view in VIEWS)]
+VERDICT_COLUMNS = [f"{view}_verdict" for view in VIEWS]
+# the settings every row of a file repeats: name -> (lowest allowed, highest allowed, exclusive)
+SETTINGS = {
+    "hdi_prob": (0.0, 1.0, True),
+    "rope_pp": (0.0, 100.0, False),
+    "rope_best": (0.0, 1.0, False),
+}
 COMPARISON_COLUMNS = [
     "subset",
-    "diff_mean",
-    "diff_hdi_low",
-    "diff_hdi_high",
-    "credible",
-    "rate_diff_mean",
-    "rate_diff_hdi_low",
-    "rate_diff_hdi_high",
+    *(column for columns in VIEWS.values() for column in columns),
+    *VERDICT_COLUMNS,
+    *BOOL_COLUMNS,
+    *SETTINGS,
 ]
 
 
 @dataclass(frozen=True)
 class ComparisonFile:
-    """One pair's comparison file: its rows indexed by subset, and the HDI mass they were made with."""
+    """One pair's comparison file: its rows indexed by subset, the HDI mass they were made with
+    and the ROPE half-widths of their verdicts (rate views in percentage points, BEST in score
+    units)."""
 
     path: str
     frame: pd.DataFrame
     hdi_prob: float
+    rope_pp: float
+    rope_best: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the intervals and verdicts of one table were made with (one value across its files)."""
+
+    hdi_prob: float
+    rope_pp: float
+    rope_best: float
 
 
 @dataclass(frozen=True)
 class Inputs:
     percents: dict[str, pd.DataFrame]  # model -> counts and percents (finetox.results.counts)
     comparisons: dict[str, ComparisonFile]  # pair name -> its comparison file
+    score_files: dict[str, str]  # model -> its score file
 
     def frames(self, table: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
         """The comparison frames of a table's pairs."""
         return {pair["name"]: self.comparisons[pair["name"]].frame for pair in table_pairs(table)}
 
+    def settings(self, table: Mapping[str, Any]) -> Settings:
+        """The HDI mass and ROPE half-widths of a table: one value each across its files."""
+        files = [self.comparisons[pair["name"]] for pair in table_pairs(table)]
+        values = {}
+        for key in SETTINGS:
+            found = {getattr(file, key) for file in files}
+            if len(found) > 1:
+                listed = ", ".join(f"{file.path}: {getattr(file, key):g}" for file in files)
+                raise InputError(
+                    f"the comparison files of {table['name']} disagree on {key} ({listed}); "
+                    f"compare their pairs again with one {key}"
+                )
+            values[key] = found.pop()
+        return Settings(**values)
+
     def hdi_prob(self, table: Mapping[str, Any]) -> float:
         """The HDI mass of a table's intervals: one value across its comparison files."""
-        files = [self.comparisons[pair["name"]] for pair in table_pairs(table)]
-        if len({file.hdi_prob for file in files}) > 1:
-            found = ", ".join(f"{file.path}: {file.hdi_prob:g}" for file in files)
-            raise InputError(
-                f"the comparison files of {table['name']} disagree on hdi_prob ({found}); "
-                "compare their pairs again with one hdi_prob"
-            )
-        return files[0].hdi_prob
+        return self.settings(table).hdi_prob
 
 
 def read_comparison(path: str | os.PathLike) -> ComparisonFile:
-    """A comparison file, indexed by subset, with `credible` and `rate_credible` as booleans."""
-    frame = read_table(path, columns=COMPARISON_COLUMNS)
+    """A comparison file, indexed by subset, its flags as booleans and its verdicts checked."""
+    frame = read_table(path)
+    missing = [column for column in COMPARISON_COLUMNS if column not in frame.columns]
+    if missing:
+        older = (
+            " (an older comparison file: its differences were A - B)"
+            if "diff_mean" in frame
+            else ""
+        )
+        raise InputError(f"{path}: missing column(s) {missing}{older}; compare the pair again")
     frame["subset"] = frame["subset"].astype(str)
     if frame["subset"].duplicated().any():
         dupes = sorted(set(frame.loc[frame["subset"].duplicated(), "subset"]))
         raise InputError(f"{path}: subset(s) {dupes} appear more than once")
     frame = frame.set_index("subset")
-    frame["credible"] = _as_bool(frame["credible"], "credible", path)
-    if "rate_credible" in frame:
-        frame["rate_credible"] = _as_bool(frame["rate_credible"], "rate_credible", path)
-    else:
-        # the rate verdict is read the same way as BEST's: its HDI excludes zero
-        frame["rate_credible"] = (frame["rate_diff_hdi_low"] > 0) | (
-            frame["rate_diff_hdi_high"] < 0
-        )
-    return ComparisonFile(path=str(path), frame=frame, hdi_prob=_hdi_prob(frame, path))
+    for column in BOOL_COLUMNS:
+        frame[column] = _as_bool(frame[column], column, path)
+    for column in VERDICT_COLUMNS:
+        frame[column] = frame[column].fillna(NOT_FITTED).astype(str).str.strip()
+        unknown = sorted(set(frame[column]) - {*VERDICTS, NOT_FITTED})
+        if unknown:
+            raise InputError(
+                f"{path}: column {column!r} holds {unknown}; "
+                f"expected one of {[*VERDICTS, NOT_FITTED]}"
+            )
+    settings = {key: _setting(frame, key, path) for key in SETTINGS}
+    _check_verdicts(frame, settings, path)
+    return ComparisonFile(path=str(path), frame=frame, **settings)
 
 
-def _hdi_prob(frame: pd.DataFrame, path: str | os.PathLike) -> float:
-    if "hdi_prob" not in frame:
+def _check_verdicts(
+    frame: pd.DataFrame, settings: Mapping[str, float], path: str | os.PathLike
+) -> None:
+    """Warn where a verdict is not what its HDI and ROPE give (a hand-edited or stale file)."""
+    for view, (_, low, high) in VIEWS.items():
+        rope = settings["rope_best" if view == "best" else "rope_pp"]
+        for subset, row in frame.iterrows():
+            expected = verdict(float(row[low]), float(row[high]), rope)
+            if row[f"{view}_verdict"] != expected:
+                log.warning(
+                    "%s: %s verdict of %s is %r, but its HDI [%g, %g] and ROPE ±%g give %r",
+                    path, view, subset, row[f"{view}_verdict"], row[low], row[high], rope, expected,
+                )  # fmt: skip
+
+
+def _setting(frame: pd.DataFrame, key: str, path: str | os.PathLike) -> float:
+    """A setting every row repeats (hdi_prob, rope_pp, rope_best): one value, in range."""
+    low, high, exclusive = SETTINGS[key]
+    values = pd.to_numeric(frame[key], errors="coerce")
+    value = values.iloc[0] if len(values) else float("nan")
+    in_range = low < value < high if exclusive else low <= value <= high
+    if values.isna().any() or values.nunique() != 1 or not in_range:
+        bounds = f"({low:g}, {high:g})" if exclusive else f"[{low:g}, {high:g}]"
         raise InputError(
-            f"{path}: no 'hdi_prob' column (the HDI mass of its intervals); compare the pair again"
+            f"{path}: column {key!r} must hold one value in {bounds} on every row; "
+            f"found {sorted(set(frame[key].astype(str)))}"
         )
-    values = pd.to_numeric(frame["hdi_prob"], errors="coerce")
-    if values.isna().any() or values.nunique() != 1 or not 0 < values.iloc[0] < 1:
-        raise InputError(
-            f"{path}: column 'hdi_prob' must hold one value in (0, 1) on every row; "
-            f"found {sorted(set(frame['hdi_prob'].astype(str)))}"
-        )
-    return float(values.iloc[0])
+    return float(value)
 
 
 def _as_bool(values: pd.Series, column: str, path: str | os.PathLike) -> pd.Series:
@@ -125,7 +188,11 @@ def load_inputs(
     missing = [name for name in names if name not in by_pair]
     if missing:
         raise InputError(f"no comparison file for pair(s) {missing}")
-    return Inputs(percents, {name: read_comparison(by_pair[name]) for name in names})
+    return Inputs(
+        percents,
+        {name: read_comparison(by_pair[name]) for name in names},
+        {m: scores[m] for m in layout["models"]},
+    )
 
 
 def check_rates_agree(

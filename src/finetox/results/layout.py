@@ -18,8 +18,11 @@ from finetox.subsets import SUBSETS
 APPENDIX_MODELS = "appendix_a_models"
 APPENDIX_CLASSIFIERS = "appendix_b_classifiers"
 HEATMAP = "heatmap_toxic_rates"
-# The paper draws its community table by subset, in two figures (BEST, then toxic rates); the
-# other tables in total, both measures in one figure.
+# the report page of the prompts whose scores changed most, per pair (HTML, and its rows as CSV)
+LARGEST_CHANGES = "largest_changes"
+CHANGES_FORMATS = ("csv", "html")
+# The paper draws its community table by subset, in two figures (BEST, then toxic rates; here a
+# third draws the paired view); the other tables in total, every view in one figure.
 BY_SUBSET = ("instruct_vs_community",)
 
 
@@ -49,6 +52,7 @@ def results_layout(study: Study) -> dict[str, Any]:
         "pairs": [pair.record() for pair in study.comparisons],
         "tables": tables,
         "appendices": {"models": APPENDIX_MODELS, "classifiers": APPENDIX_CLASSIFIERS},
+        "changes": LARGEST_CHANGES,
         "figures": [figure for table in tables for figure in _figures(table)] + heatmaps,
     }
 
@@ -101,12 +105,16 @@ def _figures(table: Mapping[str, Any]) -> list[dict[str, Any]]:
     number = KINDS[kind].figure_number
     stem = f"figure{number}_{kind}" if number else f"figure_{kind}"
     if kind in BY_SUBSET:
+        # Figure 4 draws the toxic rate twice: unpaired as the paper did, and paired over prompts
         rates = f"figure{number + 1}_{kind}_rates"
+        paired = f"figure{number + 1}_{kind}_paired"
         return [
             {"name": stem + suffix, "table": table["name"], "style": "subsets", "measure": "best"},
             {"name": rates + suffix, "table": table["name"], "style": "subsets", "measure": "rate"},
-        ]
-    return [{"name": stem + suffix, "table": table["name"], "style": "total", "measure": "both"}]
+            {"name": paired + suffix, "table": table["name"], "style": "subsets",
+             "measure": "paired"},
+        ]  # fmt: skip
+    return [{"name": stem + suffix, "table": table["name"], "style": "total", "measure": "all"}]
 
 
 def table_pairs(table: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -121,6 +129,11 @@ def table_names(layout: Mapping[str, Any]) -> list[str]:
 
 def table_files(layout: Mapping[str, Any], root: str = paths.RESULTS) -> list[str]:
     return [path for name in table_names(layout) for path in paths.table_files(name, root)]
+
+
+def changes_files(layout: Mapping[str, Any], root: str = paths.RESULTS) -> list[str]:
+    """The largest-changes page and its CSV, beside the tables."""
+    return [f"{paths.tables_dir(root)}/{layout['changes']}.{ext}" for ext in CHANGES_FORMATS]
 
 
 def figure_files(layout: Mapping[str, Any], root: str = paths.RESULTS) -> list[str]:

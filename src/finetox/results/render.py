@@ -1,5 +1,6 @@
 """Display strings of the tables, and their Markdown, LaTeX and HTML (pandas renders all three;
-Markdown through tabulate). Numbers are formatted once, here, and never re-formatted."""
+Markdown through tabulate). Numbers are formatted once, here, and never re-formatted; verdicts
+are put in words by finetox.verdicts.in_words, the compare stage's own wording."""
 
 from __future__ import annotations
 
@@ -11,17 +12,36 @@ from typing import Any
 import pandas as pd
 
 from finetox.subsets import subset_label
+from finetox.verdicts import NOT_FITTED, in_words
 
 MISSING = {"md": "—", "tex": "--", "html": "—"}
+
+
+# The paired verdict of a tuned model, as a mark on its cells of the % toxic tables.
+VERDICT_MARKS = {"increase": "▲", "decrease": "▼", "equivalent": "=", "undecided": "?"}
+VIEWS = ("paired", "rate", "best")
+VIEW_NAMES = {"paired": "paired", "rate": "rate", "best": "BEST"}
 
 
 def fmt_pct(value: float) -> str | None:
     return None if pd.isna(value) else f"{value:.1f}"
 
 
-def rates_display(frame: pd.DataFrame) -> pd.DataFrame:
-    """Percentages as text with one decimal; missing cells as None."""
-    return percents_display(frame, frame.columns[2:])
+def rates_display(frame: pd.DataFrame, marks: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Percentages as text with one decimal, missing cells as None; with `marks` (a paired
+    verdict per cell, as tables.paired_marks gives), a tuned model's cells carry its mark."""
+    shown = percents_display(frame, frame.columns[2:])
+    if marks is not None:
+        for column in frame.columns[2:]:
+            shown[column] = [
+                _marked(text, mark) for text, mark in zip(shown[column], marks[column], strict=True)
+            ]
+    return shown
+
+
+def _marked(text: str | None, verdict: str | None) -> str | None:
+    mark = VERDICT_MARKS.get(verdict) if verdict else None
+    return f"{text} {mark}" if text is not None and mark else text
 
 
 def percents_display(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
@@ -32,21 +52,33 @@ def percents_display(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFram
     return shown
 
 
-def _interval(
-    mean: float, low: float, high: float, digits: int, credible: bool, reliable: bool = True
-) -> str:
-    if pd.isna(mean):
-        return "not fitted"  # the compare stage says why (Diagnostics)
-    mark = (" *" if credible else "") + ("" if reliable else " ?")
-    return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]{mark}"
+def _interval(change: float, low: float, high: float, digits: int) -> str:
+    if pd.isna(change):
+        return NOT_FITTED  # the compare stage says why (Diagnostics)
+    values = (change, low, high)
+    if any(values) and max(abs(v) for v in values) < 0.5 * 10**-digits:
+        # all would read 0 at `digits` decimals: show how small they are, so that a verdict
+        # resting on them (the paper's rule on a change of 1e-5) can be seen for what it is
+        return f"{change:+.1e} [{low:+.1e}, {high:+.1e}]"
+    return f"{change:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
-def _probability(value: float) -> str | None:
-    return None if pd.isna(value) else f"{value:.3f}"
+def _words(verdict: str, rope: float, unit: str, reliable: bool = True) -> str:
+    words = in_words(verdict, rope, unit)
+    return words if reliable or verdict == NOT_FITTED else f"{words} (unreliable fit)"
 
 
-def verdicts_display(frame: pd.DataFrame, hdi_prob: float) -> pd.DataFrame:
-    """The verdicts as the paper reads them; `hdi_prob` labels the intervals."""
+def _paper(row: Any) -> str:
+    """Which views the paper's rule (the HDI excludes 0) calls credible."""
+    credible = [VIEW_NAMES[v] for v in VIEWS if getattr(row, f"{v}_paper_credible")]
+    return ", ".join(credible) if credible else "none"
+
+
+def verdicts_display(
+    frame: pd.DataFrame, hdi_prob: float, rope_pp: float, rope_best: float
+) -> pd.DataFrame:
+    """The verdicts as a reader takes them: each view's change B - A with its HDI (labelled
+    `hdi_prob`), its HDI+ROPE verdict in words, and the views the paper's rule calls credible."""
     hdi = f"{hdi_prob:.0%} HDI"
     rows = [
         [
@@ -54,35 +86,33 @@ def verdicts_display(frame: pd.DataFrame, hdi_prob: float) -> pd.DataFrame:
             row.model_a,
             row.model_b,
             subset_label(row.subset),
-            f"{fmt_pct(row.pct_a)}, {fmt_pct(row.pct_b)}",
-            _interval(
-                row.best_diff,
-                row.best_hdi_low,
-                row.best_hdi_high,
-                3,
-                row.best_credible,
-                row.best_converged,
-            ),
-            _probability(row.p_best_diff_gt_0),
-            _interval(
-                row.rate_diff_pp, row.rate_hdi_low_pp, row.rate_hdi_high_pp, 1, row.rate_credible
-            ),
-            _probability(row.p_rate_diff_gt_0),
+            f"{fmt_pct(row.pct_a) or MISSING['md']} → {fmt_pct(row.pct_b) or MISSING['md']}",
+            _interval(row.paired_change_pp, row.paired_hdi_low_pp, row.paired_hdi_high_pp, 1),
+            _words(row.paired_verdict, rope_pp, " pp"),
+            _interval(row.rate_change_pp, row.rate_hdi_low_pp, row.rate_hdi_high_pp, 1),
+            _words(row.rate_verdict, rope_pp, " pp"),
+            _interval(row.best_change, row.best_hdi_low, row.best_hdi_high, 3),
+            _words(row.best_verdict, rope_best, "", row.best_converged),
+            _paper(row),
             row.diagnostics or "ok",
         ]
         for row in frame.itertuples(index=False)
     ]
     columns = [
-        "Family", "First model", "Second model", "Subset", "% toxic (first, second)",
-        f"BEST diff [{hdi}]", "P(BEST diff > 0)", f"Rate diff, pp [{hdi}]", "P(rate diff > 0)",
-        "Diagnostics",
+        "Family", "Original (A)", "Tuned (B)", "Subset", "% toxic (original → tuned)",
+        f"Paired change, pp [{hdi}]", "Paired verdict",
+        f"Rate change, pp [{hdi}]", "Rate verdict",
+        f"BEST change in mean score [{hdi}]", "BEST verdict",
+        "Paper's rule (HDI excludes 0)", "Diagnostics",
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 
 def _is_numeric_column(values: Iterable[Any]) -> bool:
     texts = [v for v in values if v is not None and pd.notna(v)]
-    return bool(texts) and all(re.fullmatch(r"[-+]?\d+(\.\d+)?", str(v)) for v in texts)
+    marks = "".join(VERDICT_MARKS.values())
+    number = rf"[-+]?\d+(\.\d+)?( [{re.escape(marks)}])?"
+    return bool(texts) and all(re.fullmatch(number, str(v)) for v in texts)
 
 
 def _is_missing(value: Any) -> bool:
@@ -107,6 +137,9 @@ LATEX_SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "<": r"\textless{}", ">": r"\textgreater{}",  # not '¡' and '¿' in the default font encoding
+    # characters outside pdflatex's default input, in base LaTeX math (no package needed)
+    "▲": r"$\uparrow$", "▼": r"$\downarrow$", "→": r"$\rightarrow$", "±": r"$\pm$",
+    "−": "-", "≤": r"$\leq$", "×": r"$\times$", "—": "--", "|": r"\textbar{}",
 }  # fmt: skip
 
 

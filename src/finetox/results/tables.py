@@ -1,7 +1,8 @@
 """The tables as data frames (pure: layout, percents and comparison frames in, frames out).
 
-Sign convention of every difference: first model minus second (a - b); positive means the first
-model is more toxic.
+Direction of every change: B - A, the tuned (second) model minus the original (first, the
+reference); positive means more toxic after tuning. The figures turn it round to the paper's
+sign themselves.
 """
 
 from __future__ import annotations
@@ -21,12 +22,24 @@ ROLE_LABELS = {
     "dolly": "instruct + Dolly LoRA",
     "community": "community",
 }
+VIEW_FIELDS = ("change", "hdi_low", "hdi_high", "p_increase", "p_equivalent", "verdict",
+               "paper_credible")  # fmt: skip
+# the comparison file's column of each field of a view (the rate views count in percentage points)
+VIEW_SOURCES = {
+    view: {
+        field: f"{view}_{field}" + ("_pp" if unit == "pp" and field in VIEW_FIELDS[:3] else "")
+        for field in VIEW_FIELDS
+    }
+    for view, unit in (("paired", "pp"), ("rate", "pp"), ("best", "score"))
+}
+PAIRED_COUNTS = ("both", "only_a", "only_b", "neither")
 VERDICT_COLUMNS = [
-    "family", "pair", "model_a", "model_b", "subset", "n_a", "n_b", "pct_a", "pct_b",
-    "best_diff", "best_hdi_low", "best_hdi_high", "p_best_diff_gt_0", "best_credible",
-    "rate_diff_pp", "rate_hdi_low_pp", "rate_hdi_high_pp", "p_rate_diff_gt_0", "rate_credible",
-    "best_converged", "diagnostics",
+    "family", "pair", "model_a", "model_b", "subset", "n_a", "n_b", "n_pairs", "pct_a", "pct_b",
+    *PAIRED_COUNTS,
+    *(source for view in VIEW_SOURCES.values() for source in view.values()),
+    "best_fitted", "best_converged", "diagnostics", "hdi_prob", "rope_pp", "rope_best",
 ]  # fmt: skip
+INT_COLUMNS = ["n_a", "n_b", "n_pairs", *PAIRED_COUNTS]
 
 
 def _family_label(layout: Mapping[str, Any], family: str | None) -> str:
@@ -68,8 +81,9 @@ def verdicts_table(
     comparisons: Mapping[str, pd.DataFrame],
     percents: Mapping[str, pd.DataFrame],
 ) -> pd.DataFrame:
-    """One row per pair and subset (total first): both models' rates and the BEST and rate-based
-    differences (a - b) with their HDIs, P(diff > 0) and credible marks."""
+    """One row per pair and subset (total first): both models' rates, the paired counts, and the
+    three views of the change B - A (paired and rate in percentage points, BEST in score units),
+    each with its HDI, P(increase), P(equivalent), HDI+ROPE verdict and the paper's rule."""
     rows = []
     for block in table["blocks"]:
         family = _family_label(layout, block["family"])
@@ -81,7 +95,7 @@ def verdicts_table(
                         _verdict_row(pair, subset, frame.loc[subset], family, layout, percents)
                     )
     frame = pd.DataFrame(rows, columns=VERDICT_COLUMNS)
-    return frame.astype({"n_a": "Int64", "n_b": "Int64"})
+    return frame.astype({column: "Int64" for column in INT_COLUMNS})
 
 
 def _verdict_row(
@@ -93,29 +107,53 @@ def _verdict_row(
     percents: Mapping[str, pd.DataFrame],
 ) -> dict[str, Any]:
     a, b = pair["a"], pair["b"]
-    return {
+    record = {
         "family": family,
         "pair": pair["name"],
         "model_a": layout["models"][a]["label"],
         "model_b": layout["models"][b]["label"],
         "subset": subset,
-        "n_a": _get(row, "n_a"),
-        "n_b": _get(row, "n_b"),
         "pct_a": _pct(percents, a, subset),
         "pct_b": _pct(percents, b, subset),
-        "best_diff": float(row["diff_mean"]),
-        "best_hdi_low": float(row["diff_hdi_low"]),
-        "best_hdi_high": float(row["diff_hdi_high"]),
-        "p_best_diff_gt_0": _get(row, "p_diff_gt_0"),
-        "best_credible": bool(row["credible"]),
-        "rate_diff_pp": 100 * float(row["rate_diff_mean"]),
-        "rate_hdi_low_pp": 100 * float(row["rate_diff_hdi_low"]),
-        "rate_hdi_high_pp": 100 * float(row["rate_diff_hdi_high"]),
-        "p_rate_diff_gt_0": _get(row, "p_rate_diff_gt_0"),
-        "rate_credible": bool(row["rate_credible"]),
-        "best_converged": not _diagnostics(row),
-        "diagnostics": _diagnostics(row),
     }
+    for key in INT_COLUMNS:
+        record[key] = _get(row, key)
+    for view in VIEW_SOURCES.values():
+        for field, source in view.items():
+            if field == "verdict":
+                record[source] = str(row[source])
+            elif field == "paper_credible":
+                record[source] = bool(row[source])
+            else:
+                record[source] = _get(row, source)
+    diagnostics = _diagnostics(row)
+    record["best_fitted"] = bool(row["best_fitted"])
+    record["best_converged"] = record["best_fitted"] and not diagnostics
+    record["diagnostics"] = diagnostics
+    for key in ("hdi_prob", "rope_pp", "rope_best"):
+        record[key] = float(row[key])
+    return record
+
+
+def paired_marks(
+    table: Mapping[str, Any], layout: Mapping[str, Any], comparisons: Mapping[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """The paired verdict of each row of `rates_table` against its block's reference model, per
+    Total and subset column (same shape and columns as rates_table; None on reference rows)."""
+    columns = _percent_columns(layout)
+    rows = []
+    for block in table["blocks"]:
+        by_model = {pair["b"]: comparisons[pair["name"]] for pair in block["pairs"]}
+        for model in block["models"]:
+            frame = by_model.get(model) if model != block["reference"] else None
+            marks = [
+                str(frame.at[key, "paired_verdict"])
+                if frame is not None and key in frame.index
+                else None
+                for key, _ in columns
+            ]
+            rows.append([None, None, *marks])
+    return pd.DataFrame(rows, columns=["Family", "Model", *(label for _, label in columns)])
 
 
 def _get(row: pd.Series, key: str) -> float | None:

@@ -1,5 +1,6 @@
 """Write every table of the layout as CSV (the numbers) and as Markdown, LaTeX and HTML (display
-strings, captioned; the HTML is what the Snakemake report shows)."""
+strings, captioned; the HTML is what the Snakemake report shows), and the page of the prompts
+whose scores changed most (HTML and CSV)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ import pandas as pd
 from finetox import paths
 from finetox.io import atomic_path, write_table
 from finetox.results import captions
+from finetox.results.changes import write_largest_changes
 from finetox.results.inputs import Inputs, check_rates_agree, load_inputs
 from finetox.results.layout import table_names, table_pairs
 from finetox.results.render import percents_display, rates_display, rendered, verdicts_display
 from finetox.results.tables import (
     classifiers_table,
     models_table,
+    paired_marks,
     rates_table,
     verdicts_table,
 )
@@ -34,13 +37,14 @@ def write_tables(
     comparisons: Iterable[str | os.PathLike],
     out_dir: str | os.PathLike | None = None,
 ) -> list[Path]:
-    """Every table of the layout, in every format, under `out_dir`."""
+    """Every table of the layout, in every format, and the largest-changes page, under `out_dir`."""
     inputs = load_inputs(layout, scores, comparisons)
     out_dir = Path(out_dir or paths.tables_dir())
     written: list[Path] = []
     for table in layout["tables"]:
         written += _write_comparison_tables(table, layout, inputs, out_dir)
     written += _write_appendices(layout, inputs, out_dir)
+    written += write_largest_changes(layout, inputs, out_dir / layout["changes"])
     log.info("wrote %d tables (%d files) to %s", len(table_names(layout)), len(written), out_dir)
     return written
 
@@ -48,19 +52,22 @@ def write_tables(
 def _write_comparison_tables(
     table: Mapping[str, Any], layout: Mapping[str, Any], inputs: Inputs, out_dir: Path
 ) -> list[Path]:
-    """A comparison table's rates and its verdicts."""
-    percents = inputs.percents
+    """A comparison table's rates (tuned rows marked with their paired verdicts) and its
+    verdicts."""
+    percents, frames = inputs.percents, inputs.frames(table)
+    settings = inputs.settings(table)
     rates = rates_table(table, layout, percents)
+    marks = paired_marks(table, layout, frames)
     written = write_table_files(
-        rates, rates_display(rates), out_dir / table["name"], table["title"],
-        captions.rates_note(layout, percents, blocks=True),
+        rates, rates_display(rates, marks), out_dir / table["name"], table["title"],
+        captions.rates_note(layout, percents, blocks=True, settings=settings),
     )  # fmt: skip
-    verdicts = verdicts_table(table, layout, inputs.frames(table), percents)
+    verdicts = verdicts_table(table, layout, frames, percents)
     check_rates_agree(table_pairs(table), inputs.comparisons, percents)
-    hdi_prob = inputs.hdi_prob(table)
+    shown = verdicts_display(verdicts, settings.hdi_prob, settings.rope_pp, settings.rope_best)
     written += write_table_files(
-        verdicts, verdicts_display(verdicts, hdi_prob), out_dir / table["verdicts"],
-        captions.verdicts_caption(table), captions.verdicts_note(hdi_prob),
+        verdicts, shown, out_dir / table["verdicts"], captions.verdicts_caption(table),
+        captions.verdicts_note(settings.hdi_prob, settings.rope_pp, settings.rope_best),
     )  # fmt: skip
     _log_table(table["name"], rates, verdicts)
     return written
@@ -98,8 +105,9 @@ def write_table_files(
 
 def _log_table(name: str, rates: pd.DataFrame, verdicts: pd.DataFrame) -> None:
     total = verdicts[verdicts["subset"] == TOTAL]
-    credible = int(total["best_credible"].sum()), int(total["rate_credible"].sum())
+    counts = total["paired_verdict"].value_counts()
+    found = ", ".join(f"{counts[v]} {v}" for v in counts.index) or "none"
     log.info(
-        "%s: %d models; in total %d of %d pairs credible by BEST, %d by rate",
-        name, len(rates), credible[0], len(total), credible[1],
+        "%s: %d models; paired verdicts of the %d pairs in total: %s",
+        name, len(rates), len(total), found,
     )  # fmt: skip
