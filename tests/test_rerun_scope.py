@@ -15,7 +15,7 @@ import yaml
 
 from finetox.config import load_study
 from tests.conftest import REPO
-from tests.workflow_runs import failure, jobs_of, snakemake
+from tests.workflow_runs import DEMO_RESULTS, failure, jobs_of, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,7 @@ AGGREGATE_RULES = set(
 
 
 def snapshot(results: Path) -> dict[str, tuple[int, str]]:
-    """Every file under results/: (mtime in ns, sha256)."""
+    """Every file under a results folder: (mtime in ns, sha256)."""
     return {
         path.relative_to(results).as_posix(): (
             path.stat().st_mtime_ns,
@@ -85,9 +85,9 @@ def test_adding_a_community_model_reruns_only_its_jobs_and_the_aggregates(finish
     per_model = [job for job in jobs.values() if job.rule not in AGGREGATE_RULES]
     outputs = {output for job in per_model for output in job.outputs}
     assert {
-        f"results/generations/{new_model}.parquet",
-        f"results/scores/{new_model}.parquet",
-        f"results/comparisons/{new_pair}.csv",
+        f"{DEMO_RESULTS}/generations/{new_model}.parquet",
+        f"{DEMO_RESULTS}/scores/{new_model}.parquet",
+        f"{DEMO_RESULTS}/comparisons/{new_pair}.csv",
     } <= outputs, scheduled
     foreign = [
         job.rule
@@ -98,16 +98,16 @@ def test_adding_a_community_model_reruns_only_its_jobs_and_the_aggregates(finish
     assert len(per_model) == len({job.rule for job in per_model}), scheduled  # one job per stage
     assert {job.rule for job in jobs.values()} & (AGGREGATE_RULES - {"all"}), "no aggregate reruns"
 
-    before = snapshot(root / "results")
+    before = snapshot(root / DEMO_RESULTS)
     result = snakemake(root, "--cores", "2", "--configfile", configfile)
     assert result.returncode == 0, failure(result)
-    after = snapshot(root / "results")
+    after = snapshot(root / DEMO_RESULTS)
     rewritten = {output for job in jobs.values() for output in job.outputs}
     unchanged_expected = {
         name
         for name in before
-        if not name.startswith("benchmarks/")
-        and not any(f"results/{name}".startswith(output) for output in rewritten)
+        if not name.startswith(("benchmarks/", "logs/"))
+        and not any(f"{DEMO_RESULTS}/{name}".startswith(output) for output in rewritten)
     }
     changed = sorted(name for name in unchanged_expected if after.get(name) != before[name])
     assert not changed, f"earlier outputs touched: {changed}"
@@ -136,4 +136,6 @@ def test_per_model_jobs_get_only_their_own_models_settings(finished_demo):
     assert not foreign, f"other models' jobs would rerun: {foreign}"
     # `--list-changes params` of Snakemake 9.27 lists unchanged jobs too; the reasons are exact
     params_changed = [job for job in jobs.values() if job.reason.startswith("Params have changed")]
-    assert [job.outputs for job in params_changed] == [[f"results/generations/{model}.parquet"]]
+    assert [job.outputs for job in params_changed] == [
+        [f"{DEMO_RESULTS}/generations/{model}.parquet"]
+    ]

@@ -12,7 +12,7 @@ import pytest
 from finetox.config import load_study, load_yaml
 from finetox.results import changes_files, figure_files, results_layout, table_files
 from tests.test_results import fabricate
-from tests.workflow_runs import copy_checkout, failure, snakemake
+from tests.workflow_runs import DEMO_RESULTS, copy_checkout, failure, snakemake
 
 
 def run(root: Path, *args: str) -> None:
@@ -26,28 +26,33 @@ def workdir(tmp_path_factory):
     the two results rules and the report ran."""
     root = copy_checkout(tmp_path_factory.mktemp("workflow") / "finetox")
     layout = results_layout(load_study(load_yaml(root / "config/demo.yaml"), workdir=root))
-    fabricate(root / "results", layout)
-    targets = [table_files(layout)[0], figure_files(layout)[0]]
+    fabricate(root / DEMO_RESULTS, layout)
+    targets = [table_files(layout, DEMO_RESULTS)[0], figure_files(layout, DEMO_RESULTS)[0]]
     demo = ("--configfile", "config/demo.yaml")
     rules = ("--allowed-rules", "write_tables", "plot_figures")
     run(root, "--cores", "2", *demo, *rules, "--", *targets)
-    run(root, "--report", "results/report.html", *demo, *rules, "--", *targets)
+    run(root, "--report", f"{DEMO_RESULTS}/report.html", *demo, *rules, "--", *targets)
     return root, layout
 
 
 def test_the_rules_write_every_declared_file(workdir):
     root, layout = workdir
-    for path in [*table_files(layout), *changes_files(layout), *figure_files(layout)]:
+    files = [table_files, changes_files, figure_files]
+    for path in [path for of in files for path in of(layout, DEMO_RESULTS)]:
         assert (root / path).stat().st_size > 0, path
-    assert not list((root / "results" / "tables").glob(".*.tmp"))
+    demo = root / DEMO_RESULTS
+    assert not list((demo / "tables").glob(".*.tmp"))
     for rule in ("write_tables", "plot_figures"):
-        assert "done in" in (root / "logs" / f"{rule}.log").read_text()
-        assert (root / "results" / "benchmarks" / f"{rule}.tsv").exists()
+        assert "done in" in (demo / "logs" / f"{rule}.log").read_text()
+        assert (demo / "benchmarks" / f"{rule}.tsv").exists()
+    assert not (root / "logs").exists() and sorted(
+        p.name for p in (root / "results").iterdir()
+    ) == ["demo"]
 
 
 def test_the_report_holds_every_table_and_figure_with_captions(workdir):
     root, layout = workdir
-    text = (root / "results" / "report.html").read_text()
+    text = (root / DEMO_RESULTS / "report.html").read_text()
     # the report embeds captions as JSON strings: '±' is '\\u00b1' there
     text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
     for table in layout["tables"]:
@@ -63,4 +68,5 @@ def test_the_report_holds_every_table_and_figure_with_captions(workdir):
     assert "±1 percentage points" in text and "±0.01 for BEST" in text
     assert "▲" in text and "? undecided" in text  # the marks of the % toxic tables
     assert "contains model outputs that may be offensive" in text
+    assert f"{DEMO_RESULTS}/tables/" in text  # the captions name the study's own folders
     assert "{{" not in text and "System Message" not in text

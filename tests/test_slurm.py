@@ -16,6 +16,7 @@ import pytest
 
 from tests.slurm_cluster import SlurmUnavailable, start_cluster
 from tests.workflow_runs import (
+    DEMO_RESULTS,
     copy_checkout,
     data_files,
     difference,
@@ -101,11 +102,11 @@ def test_every_cluster_job_was_submitted_with_sbatch_and_completed(cluster, slur
 
 def test_outputs_equal_a_local_run(slurm_run, demo_run):
     root, _ = slurm_run
-    local, cluster = data_files(demo_run / "results"), data_files(root / "results")
+    local, cluster = data_files(demo_run / DEMO_RESULTS), data_files(root / DEMO_RESULTS)
     assert cluster == local
     differences = {
         name: problem
         for name in local
-        if (problem := difference(demo_run / "results" / name, root / "results" / name))
+        if (problem := difference(demo_run / DEMO_RESULTS / name, root / DEMO_RESULTS / name))
     }
     assert not differences, differences

@@ -46,14 +46,15 @@ def test_one_tuning_job_per_instruct_model():
 
 def test_the_demo_tunes_its_local_instruct_model_on_local_data():
     output = snakemake(
-        "results/generations/tiny-instruct-dolly.parquet",
+        "results/demo/generations/tiny-instruct-dolly.parquet",
         "-n", "--forceall", "--configfile", "config/demo.yaml",
     ).stdout  # fmt: skip
     (job,) = jobs_of("tune", output)
-    assert "output: results/tuned/tiny-instruct-dolly" in job
+    assert "output: results/demo/tuned/tiny-instruct-dolly" in job
     assert "input: results/demo/models/instruct, resources/demo/dolly.jsonl" in job
     (generate,) = jobs_of("generate", output)
-    assert "results/tuned/tiny-instruct-dolly" in re.search(r"input: (.*)", generate).group(1)
+    generate_inputs = re.search(r"input: (.*)", generate).group(1)
+    assert "results/demo/tuned/tiny-instruct-dolly" in generate_inputs
 
 
 def quant_control_config(tmp_path) -> str:

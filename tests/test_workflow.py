@@ -114,7 +114,7 @@ def test_bad_config_stops_before_any_job(tmp_path):
 
 def test_demo_prompt_stage_runs(tmp_path):
     (tmp_path / "resources").symlink_to(REPO / "resources")
-    target = "results/prompts/prompt_set.parquet"
+    target = "results/demo/prompts/prompt_set.parquet"
     snakemake(
         "--snakefile", str(REPO / "Snakefile"),
         "--directory", str(tmp_path),
@@ -122,12 +122,12 @@ def test_demo_prompt_stage_runs(tmp_path):
         "--cores", "1",
         target,
     )  # fmt: skip
-    manifest = json.loads((tmp_path / "results" / "prompts" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "results/demo/prompts/manifest.json").read_text())
     assert manifest["total"] == 160
     severe = manifest["subsets"]["severe"]
     assert (severe["asked"], severe["selected"], severe["shortfall"]) == (40, 40, 0)
     assert severe["available"] > 40
-    log = (tmp_path / "logs" / "build_prompt_set.log").read_text()
+    log = (tmp_path / "results/demo/logs/build_prompt_set.log").read_text()
     assert "prompt set: 160 prompts" in log
     # nothing to do on a second run: the result stays as it is
     mtime = (tmp_path / target).stat().st_mtime_ns

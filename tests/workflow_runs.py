@@ -14,6 +14,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# config/demo.yaml's results_dir: every output of a demo run, its logs included, lies below it
+DEMO_RESULTS = "results/demo"
 # never copied: the environment, and what a run writes
 NOT_COPIED = (
     ".git",

@@ -1,5 +1,9 @@
 """Where every output of the workflow lives. The rules, the CLI's defaults and the results stage
-all take their paths from here; file names use model slugs and pair names, never hub ids."""
+all take their paths from here; file names use model slugs and pair names, never hub ids.
+
+Every output lies under one root, the config's `results_dir` (`results` unless a study sets
+another: the demo's is `results/demo`), so two studies with their own roots never touch each
+other's files. Logs go to `logs/` for the default root and to `{root}/logs` for any other."""
 
 from __future__ import annotations
 
@@ -101,15 +105,23 @@ def figure_files(name: str, root: str = RESULTS) -> list[str]:
 
 
 def demo_models_dir(root: str = RESULTS) -> str:
-    return f"{root}/demo/models"
+    """The tiny models the demo builds (config demo.build_models): the demo's root is
+    results/demo, so they lie in results/demo/models/."""
+    return f"{root}/models"
 
 
 def demo_model(name: str, root: str = RESULTS) -> str:
     return f"{demo_models_dir(root)}/{name}"
 
 
-def log(rule: str, wildcard: str | None = None) -> str:
-    return f"{LOGS}/{rule}/{wildcard}.log" if wildcard else f"{LOGS}/{rule}.log"
+def logs_dir(root: str = RESULTS) -> str:
+    """logs/ for the default root (where they always were), {root}/logs for any other."""
+    return LOGS if root == RESULTS else f"{root}/logs"
+
+
+def log(rule: str, wildcard: str | None = None, root: str = RESULTS) -> str:
+    name = f"{rule}/{wildcard}" if wildcard else rule
+    return f"{logs_dir(root)}/{name}.log"
 
 
 def benchmark(rule: str, wildcard: str | None = None, root: str = RESULTS) -> str:

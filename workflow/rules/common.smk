@@ -1,15 +1,36 @@
 # Config validation, the model graph, wildcard constraints and input functions shared by the stages.
+import os
 import re
 import sys
 
 from finetox import paths
-from finetox.config import ConfigError, load_study
+from finetox.config import ConfigError, load_study, load_yaml
 from finetox.results import changes_files, figure_files, results_layout, table_files
 from finetox.subsets import CEB_SUBSETS
 
 
+def _shown(path):
+    """A config file's path as the user gave it: relative where it lies below the workdir."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+def _strict_read(configfiles):
+    """Snakemake read the config files itself and kept the last of a key written twice; read
+    again, a key written twice is an error naming the file and both lines."""
+    problems = []
+    for configfile in configfiles:
+        try:
+            load_yaml(_shown(configfile))
+        except ConfigError as error:
+            problems += error.problems
+    if problems:
+        raise ConfigError(problems)
+
+
 def _load_study():
     try:
+        _strict_read(workflow.configfiles)
         return load_study(config)
     except ConfigError as error:
         # One line per problem, key path first, all at once; no job starts.
@@ -18,6 +39,9 @@ def _load_study():
 
 
 STUDY = _load_study()
+# Every output lies under the study's results_dir (the demo's: results/demo), logs included
+# where it is not the default (finetox.paths), so studies never touch each other's files.
+ROOT = STUDY.results_dir
 MODELS = STUDY.model_names
 PAIRS = [comparison.name for comparison in STUDY.comparisons]
 
@@ -35,8 +59,8 @@ wildcard_constraints:
 def final_outputs(wildcards):
     """Everything the default target builds."""
     return [
-        paths.prompt_set(),
-        paths.prompt_manifest(),
+        paths.prompt_set(ROOT),
+        paths.prompt_manifest(ROOT),
         *generation_targets(),
         *tune_targets(),
         *scoring_targets(),
@@ -118,7 +142,7 @@ def scoring_runtime(wildcards, attempt):
 
 
 def generation_targets():
-    return [paths.generations(model) for model in MODELS]
+    return [paths.generations(model, ROOT) for model in MODELS]
 
 
 def generation_model_settings(wildcards):
@@ -134,7 +158,7 @@ def generation_settings(wildcards):
 def adapter_for(wildcards):
     """A Dolly model's LoRA adapter folder (made by the tune stage); [] for other models."""
     spec = STUDY.model(wildcards.model)
-    return paths.adapter(spec.adapter) if spec.adapter else []
+    return paths.adapter(spec.adapter, ROOT) if spec.adapter else []
 
 
 def local_model_for(wildcards):
@@ -155,7 +179,7 @@ wildcard_constraints:
 
 
 def tune_targets():
-    return [paths.adapter(slug) for slug in TUNED_SOURCES]
+    return [paths.adapter(slug, ROOT) for slug in TUNED_SOURCES]
 
 
 def tune_inputs(wildcards):
@@ -178,14 +202,14 @@ def tune_settings(wildcards):
 
 
 def tune_checkpoints(wildcards):
-    return paths.checkpoints(wildcards.tuned)
+    return paths.checkpoints(wildcards.tuned, ROOT)
 
 
 # --- scoring ---------------------------------------------------------------------------------
 
 
 def scoring_targets():
-    return [paths.scores(model) for model in MODELS]
+    return [paths.scores(model, ROOT) for model in MODELS]
 
 
 def scoring_settings(wildcards):
@@ -204,12 +228,14 @@ def classifier_folders(wildcards):
 
 
 def comparison_targets():
-    return [path for pair in PAIRS for path in paths.comparison_files(pair).values()]
+    return [
+        path for pair in PAIRS for path in paths.comparison_files(pair, ROOT).values()
+    ]
 
 
 def comparison_scores(wildcards):
     pair = STUDY.comparison(wildcards.pair)
-    return {"a": paths.scores(pair.a), "b": paths.scores(pair.b)}
+    return {"a": paths.scores(pair.a, ROOT), "b": paths.scores(pair.b, ROOT)}
 
 
 def pair_record(wildcards):
@@ -241,9 +267,9 @@ RESULTS_LAYOUT = results_layout(STUDY)
 
 def results_targets():
     return [
-        *table_files(RESULTS_LAYOUT),
-        *changes_files(RESULTS_LAYOUT),
-        *figure_files(RESULTS_LAYOUT),
+        *table_files(RESULTS_LAYOUT, ROOT),
+        *changes_files(RESULTS_LAYOUT, ROOT),
+        *figure_files(RESULTS_LAYOUT, ROOT),
     ]
 
 
@@ -252,7 +278,7 @@ def results_layout_settings(wildcards):
 
 
 def results_comparison_files(wildcards):
-    return [paths.comparison(pair["name"]) for pair in RESULTS_LAYOUT["pairs"]]
+    return [paths.comparison(pair["name"], ROOT) for pair in RESULTS_LAYOUT["pairs"]]
 
 
 # The report shows each table as HTML and each figure as PNG (the other formats are downloads),
@@ -279,7 +305,7 @@ def _table_files(name, caption, subcategory, content):
             if path.endswith(".html")
             else path
         )
-        for path in paths.table_files(name)
+        for path in paths.table_files(name, ROOT)
     ]
 
 
@@ -299,7 +325,7 @@ def table_outputs():
         "table": RESULTS_LAYOUT["changes"],
         "content": "prompts that changed most",
     }
-    for path in changes_files(RESULTS_LAYOUT):
+    for path in changes_files(RESULTS_LAYOUT, ROOT):
         if path.endswith(".html"):
             path = _in_report(
                 path, "largest_changes.rst", "Prompts", "Largest score changes", labels
@@ -316,7 +342,7 @@ def figure_outputs():
         caption = f"figure_{figure['style']}.rst"
         subcategory = titles.get(figure.get("table"), "Toxic rates")
         labels = {"figure": figure["name"]}
-        for path in paths.figure_files(figure["name"]):
+        for path in paths.figure_files(figure["name"], ROOT):
             if path.endswith(".png"):
                 path = _in_report(path, caption, "Figures", subcategory, labels)
             outputs.append(path)

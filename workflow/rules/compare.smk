@@ -5,11 +5,11 @@ rule compare:
     input:
         unpack(comparison_scores),
     output:
-        **paths.comparison_files("{pair}"),
+        **paths.comparison_files("{pair}", ROOT),
     log:
-        paths.log("compare", "{pair}"),
+        paths.log("compare", "{pair}", ROOT),
     benchmark:
-        paths.benchmark("compare", "{pair}")
+        paths.benchmark("compare", "{pair}", ROOT)
     conda:
         "../../envs/stats.yaml"
     threads: compare_threads

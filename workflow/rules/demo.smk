@@ -5,11 +5,11 @@ if config["demo"]["build_models"]:
 
     rule build_demo_classifier:
         output:
-            directory(paths.demo_model(paths.DEMO_CLASSIFIER)),
+            directory(paths.demo_model(paths.DEMO_CLASSIFIER, ROOT)),
         log:
-            paths.log("build_demo_classifier"),
+            paths.log("build_demo_classifier", root=ROOT),
         benchmark:
-            paths.benchmark("build_demo_classifier")
+            paths.benchmark("build_demo_classifier", root=ROOT)
         conda:
             "../../envs/models.yaml"
         threads: 1
@@ -23,14 +23,14 @@ if config["demo"]["build_models"]:
 
     rule build_demo_lms:
         output:
-            base=directory(paths.demo_model("base")),
-            instruct=directory(paths.demo_model("instruct")),
-            same=directory(paths.demo_model("community-same")),
-            toxic=directory(paths.demo_model("community-toxic")),
+            base=directory(paths.demo_model("base", ROOT)),
+            instruct=directory(paths.demo_model("instruct", ROOT)),
+            same=directory(paths.demo_model("community-same", ROOT)),
+            toxic=directory(paths.demo_model("community-toxic", ROOT)),
         log:
-            paths.log("build_demo_lms"),
+            paths.log("build_demo_lms", root=ROOT),
         benchmark:
-            paths.benchmark("build_demo_lms")
+            paths.benchmark("build_demo_lms", root=ROOT)
         conda:
             "../../envs/models.yaml"
         threads: 1

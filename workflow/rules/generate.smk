@@ -3,15 +3,15 @@
 
 rule generate:
     input:
-        prompts=paths.prompt_set(),
+        prompts=paths.prompt_set(ROOT),
         model=local_model_for,
         adapter=adapter_for,
     output:
-        paths.generations("{model}"),
+        paths.generations("{model}", ROOT),
     log:
-        paths.log("generate", "{model}"),
+        paths.log("generate", "{model}", ROOT),
     benchmark:
-        paths.benchmark("generate", "{model}")
+        paths.benchmark("generate", "{model}", ROOT)
     conda:
         "../../envs/models.yaml"
     threads: 1

@@ -2,12 +2,12 @@ rule build_prompt_set:
     input:
         prompt_source_files,
     output:
-        prompts=paths.prompt_set(),
-        manifest=paths.prompt_manifest(),
+        prompts=paths.prompt_set(ROOT),
+        manifest=paths.prompt_manifest(ROOT),
     log:
-        paths.log("build_prompt_set"),
+        paths.log("build_prompt_set", root=ROOT),
     benchmark:
-        paths.benchmark("build_prompt_set")
+        paths.benchmark("build_prompt_set", root=ROOT)
     conda:
         "../../envs/data.yaml"
     threads: 1

@@ -15,9 +15,9 @@ rule write_tables:
     output:
         table_outputs(),
     log:
-        paths.log("write_tables"),
+        paths.log("write_tables", root=ROOT),
     benchmark:
-        paths.benchmark("write_tables")
+        paths.benchmark("write_tables", root=ROOT)
     conda:
         "../../envs/data.yaml"
     threads: 1
@@ -37,9 +37,9 @@ rule plot_figures:
     output:
         figure_outputs(),
     log:
-        paths.log("plot_figures"),
+        paths.log("plot_figures", root=ROOT),
     benchmark:
-        paths.benchmark("plot_figures")
+        paths.benchmark("plot_figures", root=ROOT)
     conda:
         "../../envs/data.yaml"
     threads: 1

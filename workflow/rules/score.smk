@@ -3,14 +3,14 @@
 
 rule score:
     input:
-        generations=paths.generations("{model}"),
+        generations=paths.generations("{model}", ROOT),
         classifiers=classifier_folders,
     output:
-        paths.scores("{model}"),
+        paths.scores("{model}", ROOT),
     log:
-        paths.log("score", "{model}"),
+        paths.log("score", "{model}", ROOT),
     benchmark:
-        paths.benchmark("score", "{model}")
+        paths.benchmark("score", "{model}", ROOT)
     conda:
         "../../envs/models.yaml"
     threads: 1

@@ -5,11 +5,11 @@ rule tune:
     input:
         unpack(tune_inputs),
     output:
-        directory(paths.adapter("{tuned}")),
+        directory(paths.adapter("{tuned}", ROOT)),
     log:
-        paths.log("tune", "{tuned}"),
+        paths.log("tune", "{tuned}", ROOT),
     benchmark:
-        paths.benchmark("tune", "{tuned}")
+        paths.benchmark("tune", "{tuned}", ROOT)
     conda:
         "../../envs/models.yaml"
     threads: 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from finetox.cli.registry import auto_or_count, command
+from finetox.cli.registry import auto_or_count, command, number_in, whole_number
 
 
 @command("tune", "tune a model with LoRA on Dolly (the authors' recipe) and save the adapter")
@@ -17,7 +17,9 @@ def _tune(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="adapter folder to create")
     parser.add_argument("--config", default=None, help="study config to take the tune section of")
     parser.add_argument("--checkpoints", default=None, help="default: OUT/../.checkpoints/NAME")
-    parser.add_argument("--max-records", type=int, default=None, help="use the first N records")
+    parser.add_argument(
+        "--max-records", type=whole_number(1), default=None, help="use the first N records"
+    )
     parser.add_argument("--trust-remote-code", action="store_true")
 
     def run(args: argparse.Namespace) -> int:
@@ -45,7 +47,9 @@ def _tune(parser: argparse.ArgumentParser) -> None:
 def _score(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classifier", required=True, metavar="ID_OR_PATH", help="hub id/folder")
     parser.add_argument("--label", default="hate", help="the toxic label's name in id2label")
-    parser.add_argument("--threshold", type=float, help="toxic when score > this (default 0.5)")
+    parser.add_argument(
+        "--threshold", type=number_in(0, 1), help="toxic when score > this (default 0.5)"
+    )
     parser.add_argument("--name", help="column suffix (default: from the classifier's name)")
     parser.add_argument("--revision", help="branch, tag or commit of a hub classifier")
     parser.add_argument(
@@ -69,7 +73,9 @@ def _score(parser: argparse.ArgumentParser) -> None:
         choices=["auto", "float32", "float16", "bfloat16"],
         help="auto: float16 on GPU, float32 on CPU",
     )
-    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+    parser.add_argument(
+        "--threads", type=whole_number(1), help="CPU threads for torch (default: torch's)"
+    )
 
     def run(args: argparse.Namespace) -> int:
         from finetox.scoring import ClassifierSpec, default_name, score_file
@@ -114,11 +120,15 @@ def _generate(parser: argparse.ArgumentParser) -> None:
         "--prompts", required=True, help="Parquet, JSONL or CSV with prompt_id, subset, text"
     )
     parser.add_argument("--out", required=True, help="Parquet, JSONL or CSV to write")
-    parser.add_argument("--max-new-tokens", type=int, default=50)
+    parser.add_argument("--max-new-tokens", type=whole_number(1), default=50)
     parser.add_argument("--batch-size", type=auto_or_count, default="auto", help="N or auto")
-    parser.add_argument("--max-batch-size", type=int, default=128, help="where auto starts")
+    parser.add_argument(
+        "--max-batch-size", type=whole_number(1), default=128, help="where auto starts"
+    )
     parser.add_argument("--prompt-format", default="raw", choices=["raw", "chat_template"])
-    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+    parser.add_argument(
+        "--threads", type=whole_number(1), help="CPU threads for torch (default: torch's)"
+    )
 
     def run(args: argparse.Namespace) -> int:
         from finetox.generation import generate_file

@@ -52,15 +52,22 @@ def _config_reference(parser: argparse.ArgumentParser) -> None:
 @command("build-prompts", "build the prompt set and its manifest from a study config")
 def _build_prompts(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="config/config.yaml")
-    parser.add_argument("--out", default=paths.prompt_set())
-    parser.add_argument("--manifest", default=paths.prompt_manifest())
+    parser.add_argument("--out", help=f"default: the config's {paths.prompt_set('{results_dir}')}")
+    parser.add_argument(
+        "--manifest", help=f"default: the config's {paths.prompt_manifest('{results_dir}')}"
+    )
 
     def run(args: argparse.Namespace) -> int:
         from finetox.config import load_study_file
         from finetox.prompts import build_prompt_set
 
         study = load_study_file(args.config)
-        build_prompt_set(study.config["prompts"], out=args.out, manifest=args.manifest)
+        root = study.results_dir
+        build_prompt_set(
+            study.config["prompts"],
+            out=args.out or paths.prompt_set(root),
+            manifest=args.manifest or paths.prompt_manifest(root),
+        )
         return 0
 
     parser.set_defaults(handler=run)
@@ -83,12 +90,20 @@ def _demo_data(parser: argparse.ArgumentParser) -> None:
 @command("results", "write the tables and figures from finished score and comparison files")
 def _results(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="config/config.yaml", help="the study config")
-    parser.add_argument("--scores", default=paths.scores_dir(), help="folder of {model}.parquet")
+    root = "{results_dir}"  # the config's; each folder's default lies under it
     parser.add_argument(
-        "--comparisons", default=paths.comparisons_dir(), help="folder of {a}__vs__{b}.csv"
+        "--scores", help=f"folder of {{model}}.parquet (default: {paths.scores_dir(root)})"
     )
-    parser.add_argument("--tables", default=paths.tables_dir(), help="folder for the tables")
-    parser.add_argument("--figures", default=paths.figures_dir(), help="folder for the figures")
+    parser.add_argument(
+        "--comparisons",
+        help=f"folder of {{a}}__vs__{{b}}.csv (default: {paths.comparisons_dir(root)})",
+    )
+    parser.add_argument(
+        "--tables", help=f"folder for the tables (default: {paths.tables_dir(root)})"
+    )
+    parser.add_argument(
+        "--figures", help=f"folder for the figures (default: {paths.figures_dir(root)})"
+    )
     parser.add_argument("--no-figures", action="store_true", help="write the tables only")
 
     def run(args: argparse.Namespace) -> int:
@@ -98,14 +113,19 @@ def _results(parser: argparse.ArgumentParser) -> None:
         from finetox.results import results_layout
         from finetox.results.write import write_tables
 
-        layout = results_layout(load_study_file(args.config))
-        scores = [Path(args.scores) / f"{model}.parquet" for model in layout["models"]]
-        comparisons = [Path(args.comparisons) / f"{p['name']}.csv" for p in layout["pairs"]]
-        written = write_tables(layout, scores, comparisons, args.tables)
+        study = load_study_file(args.config)
+        root = study.results_dir
+        layout = results_layout(study)
+        scores_dir = Path(args.scores or paths.scores_dir(root))
+        comparisons_dir = Path(args.comparisons or paths.comparisons_dir(root))
+        scores = [scores_dir / f"{model}.parquet" for model in layout["models"]]
+        comparisons = [comparisons_dir / f"{p['name']}.csv" for p in layout["pairs"]]
+        written = write_tables(layout, scores, comparisons, args.tables or paths.tables_dir(root))
         if not args.no_figures:
             from finetox.results.figures import plot_figures
 
-            written += plot_figures(layout, scores, comparisons, args.figures)
+            figures = args.figures or paths.figures_dir(root)
+            written += plot_figures(layout, scores, comparisons, figures)
         for path in written:
             print(path)
         return 0

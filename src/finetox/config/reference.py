@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from finetox.config.schema import load_schema, object_properties, resolve
-from finetox.io import UserError
+from finetox.errors import UserError
 
 REFERENCE_START = "<!-- config-reference:start -->"
 REFERENCE_END = "<!-- config-reference:end -->"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 from jsonschema.exceptions import best_match
+
+from finetox.config.yaml_file import YamlFileError, key_path, read_yaml
 
 DEFAULT_SCHEMA = Path(__file__).with_name("config.schema.yaml")
 # sections renamed since a config may have been written: old name -> new name
@@ -18,8 +19,14 @@ RENAMED_SECTIONS = {"lora": "tune", "estimation": "compare"}
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    with open(path) as handle:
-        data = yaml.safe_load(handle)
+    """A YAML mapping ({} for an empty file); ConfigError for a key written twice, bad syntax
+    or a missing file, each naming the file (and the lines)."""
+    from finetox.config.validate import ConfigError
+
+    try:
+        data = read_yaml(path)
+    except YamlFileError as error:
+        raise ConfigError(error.problems) from None
     return data if isinstance(data, dict) else {}
 
 
@@ -79,13 +86,6 @@ def section_defaults(name: str) -> dict[str, Any]:
     section: dict[str, Any] = {}
     fill_defaults(section, schema["properties"][name], schema)
     return section
-
-
-def key_path(parts: Iterable[Any]) -> str:
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
 
 
 def schema_problems(config: dict, schema: dict) -> Iterator[str]:

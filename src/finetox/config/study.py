@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from finetox import paths
 from finetox.config.models import (
     FORMAT_SUFFIX,
     PER_MODEL_GENERATION_KEYS,
@@ -24,6 +26,11 @@ class Study:
     config: dict[str, Any]
     models: dict[str, ModelSpec] = field(default_factory=dict)
     comparisons: list[Pair] = field(default_factory=list)
+
+    @property
+    def results_dir(self) -> str:
+        """The folder of every output (config results_dir), normalized: 'results/demo'."""
+        return posixpath.normpath(self.config.get("results_dir", paths.RESULTS))
 
     @property
     def model_names(self) -> list[str]:
@@ -76,28 +83,51 @@ def _derived_comparisons(models: dict[str, ModelSpec], switches: dict) -> Iterat
                         yield Pair(a.name, b.name, kind.name, family, fmt)
 
 
-def _extra_comparisons(models: dict[str, ModelSpec], extra: list[dict]) -> Iterator[Pair]:
-    for pair in extra:
+def _extra_comparisons(
+    models: dict[str, ModelSpec], extra: list[dict]
+) -> Iterator[tuple[Pair, str]]:
+    for index, pair in enumerate(extra):
         for fmt, suffix in FORMAT_SUFFIX.items():
             a, b = pair["a"] + suffix, pair["b"] + suffix
             if a in models and b in models:
-                yield Pair(a, b, "extra", None, fmt)
+                yield Pair(a, b, "extra", None, fmt), f"comparisons.extra[{index}]"
+
+
+def _derived_origin(pair: Pair) -> str:
+    return f"the derived {pair.kind} pair of family '{pair.family}' (comparisons.{pair.kind})"
 
 
 def build_study(config: dict) -> Study:
-    """The model graph of a validated, default-filled config."""
+    """The model graph of a validated, default-filled config.
+
+    Raises ConfigError when two requested pairs would share a name (and so their files)."""
     generation = config["generation"]
     models: dict[str, ModelSpec] = {}
     for family, spec in config["families"].items():
         for model in family_models(family, spec, generation):
             models[model.name] = model
-    comparisons: dict[str, Pair] = {}
-    for pair in [
-        *_derived_comparisons(models, config["comparisons"]),
+    requested = [
+        *(
+            (pair, _derived_origin(pair))
+            for pair in _derived_comparisons(models, config["comparisons"])
+        ),
         *_extra_comparisons(models, config["comparisons"]["extra"]),
-    ]:
-        comparisons.setdefault(pair.name, pair)
-    return Study(config=config, models=models, comparisons=list(comparisons.values()))
+    ]
+    comparisons: dict[str, tuple[Pair, str]] = {}
+    problems = []
+    for pair, origin in requested:
+        if pair.name in comparisons:
+            problem = (
+                f"{origin}: pair {pair.name} is already requested by {comparisons[pair.name][1]}"
+            )
+            problems.append(problem)
+        else:
+            comparisons[pair.name] = (pair, origin)
+    if problems:
+        raise ConfigError(dict.fromkeys(problems))
+    return Study(
+        config=config, models=models, comparisons=[pair for pair, _ in comparisons.values()]
+    )
 
 
 def _default_dolly(config: dict) -> None:
@@ -122,9 +152,16 @@ def load_study(
     fill_defaults(config, schema)
     _default_dolly(config)
     problems = validate(config, schema=schema, workdir=workdir, raw=raw)
-    if problems:
-        raise ConfigError(problems)
-    return build_study(config)
+    if not problems:
+        config["results_dir"] = posixpath.normpath(config["results_dir"])  # results/demo/ too
+        return build_study(config)
+    try:  # pairs that share a name, reported with the other problems where the graph builds
+        build_study(config)
+    except ConfigError as error:
+        problems += error.problems
+    except Exception:  # noqa: BLE001  (a malformed config: its problems say why)
+        pass
+    raise ConfigError(problems)
 
 
 def load_study_file(path: str | Path, **kwargs: Any) -> Study:

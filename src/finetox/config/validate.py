@@ -9,15 +9,19 @@ that exist, unique slugs, families whose models can be compared).
 from __future__ import annotations
 
 import difflib
+import math
+import posixpath
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from finetox import paths
-from finetox.config.models import DOLLY_SUFFIX, QUANT_SUFFIX, model_entries
+from finetox.config.models import DOLLY_SUFFIX, FORMAT_SUFFIX, QUANT_SUFFIX, model_entries
 from finetox.config.schema import key_path, load_schema, schema_problems
-from finetox.io import UserError
+from finetox.errors import UserError
+from finetox.pairs import PAIR_SEPARATOR
+from finetox.subsets import CEB_SUBSETS
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -37,7 +41,10 @@ def validate(
     schema = schema or load_schema()
     workdir = Path(workdir)
     raw = raw if raw is not None else config
-    problems = list(schema_problems(config, schema))
+    # checks that say more than the schema's message about the same key replace it
+    clearer = [*_number_problems(raw), *_slug_name_problems(config)]
+    problems = [*clearer, *_superseded(schema_problems(config, schema), clearer)]
+    problems.extend(_results_dir_problems(config))
     buildable = _demo_buildable(config)
     for where, _family, _role, entry in model_entries(config):
         problems.extend(_source_problems(where, entry, workdir, buildable))
@@ -46,6 +53,66 @@ def validate(
     problems.extend(_classifier_problems(config, workdir, buildable))
     problems.extend(_data_source_problems(config, workdir))
     return list(dict.fromkeys(problems))
+
+
+def _superseded(problems: Iterable[str], clearer: list[str]) -> Iterator[str]:
+    """`problems` but those about a key that a clearer problem names already."""
+    keys = {problem.split(": ", 1)[0] for problem in clearer}
+    return (problem for problem in problems if problem.split(": ", 1)[0] not in keys)
+
+
+def _number_problems(value: Any, where: list[Any] | None = None) -> Iterator[str]:
+    """Every number must be finite: the schema's minimum and maximum let NaN through (every
+    comparison with NaN is false), and a NaN threshold would call every generation non-toxic."""
+    where = [] if where is None else where
+    if isinstance(value, float) and not math.isfinite(value):
+        yield f"{key_path(where)}: {value!r} is not a finite number"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _number_problems(item, [*where, key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _number_problems(item, [*where, index])
+
+
+# Model names are slugs plus a prompt-format suffix, pair names two model names joined by the
+# pair separator: a slug holding either could make two names one.
+SLUG_SEPARATORS = {
+    PAIR_SEPARATOR: "the separator of a pair's two model names",
+    "--": f"the start of a prompt-format suffix ({FORMAT_SUFFIX['chat_template']})",
+}
+
+
+def _slug_name_problems(config: dict) -> Iterator[str]:
+    named: list[tuple[list[Any], Any]] = [
+        ([*where, "slug"], entry.get("slug")) for where, _f, _r, entry in model_entries(config)
+    ]
+    extra = config.get("comparisons", {}).get("extra") if isinstance(config, dict) else None
+    for index, pair in enumerate(extra if isinstance(extra, list) else []):
+        if isinstance(pair, dict):
+            named += [(["comparisons", "extra", index, side], pair.get(side)) for side in "ab"]
+    for where, slug in named:
+        if not isinstance(slug, str):
+            continue
+        for separator, meaning in SLUG_SEPARATORS.items():
+            if separator in slug:
+                yield (
+                    f"{key_path(where)}: {slug!r} contains {separator!r}, {meaning}; "
+                    "two models' file names could collide"
+                )
+                break
+
+
+def _results_dir_problems(config: dict) -> Iterator[str]:
+    value = config.get("results_dir")
+    if not isinstance(value, str):
+        return
+    if value != value.strip():
+        yield f"results_dir: {value!r} has leading or trailing whitespace"
+    elif "{" in value or "}" in value:
+        yield f"results_dir: {value!r} holds '{{' or '}}', which Snakemake reads as a wildcard"
+    elif posixpath.normpath(value) == ".":
+        yield f"results_dir: {value!r} is the working directory; give a folder for the outputs"
 
 
 def _text_problems(where: list[Any], key: str, value: Any) -> Iterator[str]:
@@ -59,7 +126,7 @@ def _text_problems(where: list[Any], key: str, value: Any) -> Iterator[str]:
 
 
 def _source_problems(
-    where: list[Any], entry: dict, workdir: Path, buildable: set[str]
+    where: list[Any], entry: dict, workdir: Path, buildable: dict[str, str]
 ) -> Iterator[str]:
     for key in ("id", "path", "revision"):
         yield from _text_problems(where, key, entry.get(key))
@@ -67,27 +134,43 @@ def _source_problems(
     if has_id == has_path:
         yield f"{key_path(where)}: give exactly one of 'id' (hub) or 'path' (local folder)"
     if has_path and isinstance(entry["path"], str):
-        yield from _path_problems([*where, "path"], entry["path"], workdir, buildable)
+        yield from _path_problems([*where, "path"], entry["path"], workdir, buildable, "folder")
 
 
 def _path_problems(
-    where: list[Any], value: str, workdir: Path, buildable: set[str]
+    where: list[Any], value: str, workdir: Path, buildable: dict[str, str], kind: str
 ) -> Iterator[str]:
+    """A local path must exist and be a `kind` ("file" or "folder"), unless the demo builds it."""
     if value.strip() != value:
         return
     normalized = str(Path(value))
-    if normalized in buildable:
+    if normalized in buildable.values():
         return
-    if not (workdir / value).exists():
-        yield f"{key_path(where)}: {value!r} does not exist (relative to {workdir})"
+    path = workdir / value
+    if not path.exists():
+        hint = _demo_hint(value, buildable)
+        yield f"{key_path(where)}: {value!r} does not exist (relative to {workdir}){hint}"
+    elif kind == "file" and path.is_dir():
+        yield f"{key_path(where)}: {value!r} is a folder; give a file"
+    elif kind == "folder" and not path.is_dir():
+        yield f"{key_path(where)}: {value!r} is a file; give a folder"
 
 
-def _demo_buildable(config: dict) -> set[str]:
+def _demo_hint(value: str, buildable: dict[str, str]) -> str:
+    """Where the demo builds a model of this name, when the path looks like one of them."""
+    built = buildable.get(Path(value).name)
+    return f"; the demo builds its {Path(value).name!r} model at {built!r}" if built else ""
+
+
+def _demo_buildable(config: dict) -> dict[str, str]:
+    """Demo model name -> the folder the demo builds it in (under results_dir)."""
     demo = config.get("demo")
-    if isinstance(demo, dict) and demo.get("build_models"):
+    root = config.get("results_dir", paths.RESULTS)
+    if isinstance(demo, dict) and demo.get("build_models") and isinstance(root, str):
         names = (*paths.DEMO_LMS, paths.DEMO_CLASSIFIER)
-        return {str(Path(paths.demo_model(name))) for name in names}
-    return set()
+        root = posixpath.normpath(root)
+        return {name: str(Path(paths.demo_model(name, root))) for name in names}
+    return {}
 
 
 def _family_problems(config: dict, raw: dict) -> Iterator[str]:
@@ -186,7 +269,7 @@ def _extra_pair_problems(config: dict, slugs: list[str]) -> Iterator[str]:
             yield f"{key_path(['comparisons', 'extra', index])}: compares {pair.get('a')!r} with itself"
 
 
-def _classifier_problems(config: dict, workdir: Path, buildable: set[str]) -> Iterator[str]:
+def _classifier_problems(config: dict, workdir: Path, buildable: dict[str, str]) -> Iterator[str]:
     classifiers = config.get("scoring", {}).get("classifiers", [])
     seen: set[str] = set()
     for index, entry in enumerate(classifiers if isinstance(classifiers, list) else []):
@@ -205,13 +288,34 @@ def _data_source_problems(config: dict, workdir: Path) -> Iterator[str]:
     subsets = prompts.get("subsets", {}) if isinstance(prompts.get("subsets"), dict) else {}
     if subsets and not any(isinstance(n, int) and n > 0 for n in subsets.values()):
         yield f"{key_path(['prompts', 'subsets'])}: every subset is empty; ask for at least one prompt"
-    sources = [(["prompts", "rtp"], prompts.get("rtp")), (["prompts", "ceb"], prompts.get("ceb"))]
     tune = config.get("tune")
-    sources.append((["tune", "data"], tune.get("data") if isinstance(tune, dict) else None))
-    for where, source in sources:
+    sources = [
+        (["prompts", "rtp"], prompts.get("rtp"), "file"),  # a JSONL file
+        (["prompts", "ceb"], prompts.get("ceb"), "folder"),  # one JSON file per axis
+        (["tune", "data"], tune.get("data") if isinstance(tune, dict) else None, "file"),
+    ]
+    for where, source, kind in sources:
         if not isinstance(source, dict):
             continue
         for key in ("hub", "revision", "path"):
             yield from _text_problems(where, "id" if key == "hub" else key, source.get(key))
         if isinstance(source.get("path"), str):
-            yield from _path_problems([*where, "path"], source["path"], workdir, set())
+            found = list(_path_problems([*where, "path"], source["path"], workdir, {}, kind))
+            yield from found
+            if not found and where == ["prompts", "ceb"]:
+                yield from _ceb_file_problems(source["path"], subsets, workdir)
+
+
+def _ceb_file_problems(folder: str, subsets: dict, workdir: Path) -> Iterator[str]:
+    """A local CEB folder holds {subset}.json for every CEB subset the prompt set asks for."""
+    missing = [
+        f"{subset}.json"
+        for subset in CEB_SUBSETS
+        if isinstance(subsets.get(subset), int) and subsets[subset] > 0
+        and not (workdir / folder / f"{subset}.json").is_file()
+    ]  # fmt: skip
+    if missing:
+        yield (
+            f"{key_path(['prompts', 'ceb', 'path'])}: {folder!r} lacks {', '.join(missing)} "
+            "(one JSON file per CEB subset the prompt set asks for)"
+        )
