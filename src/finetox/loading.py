@@ -76,6 +76,70 @@ def describe_source(source: str, revision: str | None = None) -> str:
     return f"{source} ({where}{', revision ' + revision if revision else ''})"
 
 
+# what a local model folder must hold before from_pretrained is asked to load it
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model")
+TOKENIZER_PATTERNS = ("*.tiktoken", "*sentencepiece*.model")
+
+
+def _listing(folder: Path) -> str:
+    names = sorted(path.name for path in folder.iterdir() if not path.name.startswith("."))
+    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    return shown or "nothing"
+
+
+def _has(folder: Path, patterns: tuple[str, ...]) -> bool:
+    return any(path.is_file() for pattern in patterns for path in folder.glob(pattern))
+
+
+def check_model_folder(
+    source: str | os.PathLike, *, tokenizer: bool = True, weights: bool = True, what: str = "model"
+) -> None:
+    """When `source` is a local folder, that it holds what loading it needs: config.json, the
+    tokenizer's files (with `tokenizer`) and the weights (with `weights`, every shard an index
+    names). Without this, transformers reports a folder without tokenizer files as a missing
+    sentencepiece or tiktoken package. Hub ids pass untouched (the hub answers for them)."""
+    from finetox.io import InputError
+
+    folder = Path(source)
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise InputError(f"{what} {str(source)!r}: is a file, not a model folder")
+    files = {path.name for path in folder.iterdir() if path.is_file()}
+    if "config.json" not in files:
+        if "adapter_config.json" in files:
+            return  # a peft adapter given as the model: transformers loads its base
+        raise InputError(
+            f"{what} {str(source)!r}: the folder has no config.json (found: {_listing(folder)}); "
+            "save the model into it with save_pretrained"
+        )
+    if tokenizer and not (files & set(TOKENIZER_FILES) or _has(folder, TOKENIZER_PATTERNS)):
+        raise InputError(
+            f"{what} {str(source)!r}: the folder has no tokenizer files (none of "
+            f"{', '.join(TOKENIZER_FILES)}; found: {_listing(folder)}); save the tokenizer into "
+            "it with tokenizer.save_pretrained"
+        )
+    if not weights:
+        return
+    if not _has(folder, WEIGHT_PATTERNS):
+        raise InputError(
+            f"{what} {str(source)!r}: the folder has no weights (no *.safetensors or *.bin file; "
+            f"found: {_listing(folder)}); copy the model's weight files into it"
+        )
+    for index in sorted(folder.glob("*.index.json")):
+        try:
+            shards = set(json.loads(index.read_text()).get("weight_map", {}).values())
+        except (OSError, ValueError, AttributeError):
+            continue
+        missing = sorted(shard for shard in shards if not (folder / shard).exists())
+        if missing:
+            raise InputError(
+                f"{what} {str(source)!r}: {index.name} names {len(missing)} weight file(s) the "
+                f"folder lacks: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+            )
+
+
 def read_training_record(adapter: str | os.PathLike) -> dict[str, Any]:
     path = Path(adapter) / TRAINING_RECORD
     if not path.exists():
@@ -105,6 +169,7 @@ def load_tokenizer(
     """A tokenizer with a pad token (eos when the model has none, as the paper's loop)."""
     from transformers import AutoTokenizer
 
+    check_model_folder(source, weights=False)
     tokenizer = AutoTokenizer.from_pretrained(source, **hub_kwargs(revision, trust_remote_code))
     tokenizer.padding_side = padding_side
     if tokenizer.pad_token is None:
@@ -133,6 +198,7 @@ def load_causal_lm(
     with the LoRA adapter applied (not merged) when one is given."""
     from transformers import AutoModelForCausalLM
 
+    check_model_folder(source, tokenizer=False)
     on = on or device()
     torch_dtype = resolve_dtype(dtype, on)
     kwargs = hub_kwargs(revision, trust_remote_code)

@@ -21,7 +21,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from finetox.io import InputError, parquet_metadata, read_table, write_parquet
+from finetox.io import (
+    InputError,
+    UnreadableFileError,
+    check_filled,
+    check_writable,
+    parquet_metadata,
+    read_table,
+    write_parquet,
+)
 from finetox.subsets import TOTAL
 
 DEFAULT_THRESHOLD = 0.5
@@ -40,11 +48,35 @@ def check_scores_path(path: str | os.PathLike) -> None:
         raise InputError(f"{path}: scores are written as Parquet (their metadata needs it)")
 
 
+def check_scores_output(path: str | os.PathLike) -> None:
+    """Before scoring: `path` is a Parquet path this process can write."""
+    check_scores_path(path)
+    check_writable(path, "scores file")
+
+
+def _damaged(error: UnreadableFileError) -> InputError:
+    """A scores file that cannot be read: one line naming it, and what to do."""
+    return InputError(
+        f"{error.path}: damaged or not a scores file, cannot be read as {error.kind} "
+        f"({error.reason}); delete it and the workflow scores the model again"
+    )
+
+
 def scores_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The `finetox` metadata of a scores file, or {} (CSV, JSONL, foreign Parquet)."""
     if Path(path).suffix.lower() != ".parquet":
         return {}
-    return parquet_metadata(path) or {}
+    try:
+        return parquet_metadata(path) or {}
+    except UnreadableFileError as error:
+        raise _damaged(error) from error
+
+
+def _read(path: str | os.PathLike, columns: list[str]) -> pd.DataFrame:
+    try:
+        return read_table(path, columns=columns)
+    except UnreadableFileError as error:
+        raise _damaged(error) from error
 
 
 def primary_classifier(path: str | os.PathLike) -> str | None:
@@ -151,13 +183,12 @@ def read_scores(
     otherwise score > threshold (the classifier's threshold from the metadata, or 0.5).
     """
     path = str(path)
-    frame = read_table(path, columns=["prompt_id", "subset"])
     metadata = scores_metadata(path)
+    frame = _read(path, ["prompt_id", "subset"])
     column = resolve_score_column(frame.columns, metadata, score_column, path)
     if frame.empty:
         raise InputError(f"{path}: no rows")
-    if frame["subset"].isna().any():
-        raise InputError(f"{path}: {int(frame['subset'].isna().sum())} rows have no subset")
+    check_filled(frame, ["prompt_id", "subset"], path)
     scores = checked_scores(frame[column], frame["prompt_id"], column, path)
     flags = None if threshold is not None else flag_column(frame.columns, metadata, column)
     if flags:
@@ -190,7 +221,7 @@ def toxic_counts(path: str | os.PathLike, classifiers: Sequence[str] = ()) -> pd
             f"is {classifiers[0]!r}; score the model again"
         )
     flag_columns = ["toxic", *(f"toxic_{name}" for name in classifiers)]
-    frame = read_table(path, columns=["subset", *flag_columns])
+    frame = _read(path, ["subset", *flag_columns])
     if frame.empty:
         raise InputError(f"{path}: no rows")
     flags = pd.DataFrame({c: checked_flags(frame[c], c, path) for c in flag_columns})

@@ -15,7 +15,10 @@ def _compare(parser: argparse.ArgumentParser) -> None:
         help="scores of A, the original model (Parquet, CSV or JSONL: prompt_id, subset, a score column)",
     )
     parser.add_argument("b", help="scores of B, the tuned model; every change is B - A")
-    parser.add_argument("--out", help="the comparison CSV (default: A__vs__B.csv)")
+    parser.add_argument(
+        "--out",
+        help="the comparison table: .csv, .parquet, .jsonl or .json by suffix (default: A__vs__B.csv)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the result as JSON")
     parser.add_argument(
         "--flips", metavar="FILE", help="also write the prompts whose flag flipped (CSV)"

@@ -48,6 +48,26 @@ def check_pairing(a: Scores, b: Scores) -> None:
         )
 
 
+def duplicate_notes(a: Scores, b: Scores, total: str) -> dict[str, list[str]]:
+    """With --allow-unpaired, prompts a file holds more than once are compared anyway: the rate
+    and BEST views count each of their rows (several generations of one prompt are several
+    samples), the paired view leaves them out. Per subset (and `total`), a note saying so for
+    each file that has them, so no prompt is counted twice without a word."""
+    notes: dict[str, list[str]] = {}
+    for side, name in ((a, "A"), (b, "B")):
+        frame = side.frame
+        repeated = frame[frame["prompt_id"].duplicated(keep=False)]
+        if repeated.empty:
+            continue
+        for subset, rows in [(total, repeated), *repeated.groupby("subset", sort=False)]:
+            notes.setdefault(subset, []).append(
+                f"{side.path} ({name}) holds {rows['prompt_id'].nunique()} prompt_id(s) more "
+                f"than once ({len(rows)} rows; first: {rows['prompt_id'].iloc[0]!r}): the rate "
+                "and BEST views count every row, the paired view leaves these prompts out"
+            )
+    return notes
+
+
 def paired_rows(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     """One row per prompt both frames hold exactly once: prompt_id, subset, score_a, score_b,
     toxic_a, toxic_b, and the text columns the files carry (prompt, generation_a, generation_b)."""

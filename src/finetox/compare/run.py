@@ -25,12 +25,18 @@ from finetox.compare.best import (
 )
 from finetox.compare.gate import GATE_VIEWS, gate
 from finetox.compare.paired import compare_paired, paired_counts
-from finetox.compare.pairing import CompareError, check_pairing, flips, paired_rows
+from finetox.compare.pairing import (
+    CompareError,
+    check_pairing,
+    duplicate_notes,
+    flips,
+    paired_rows,
+)
 from finetox.compare.posterior import inference_data, subset_group, write_posterior
 from finetox.compare.rates import compare_rates, rate_posteriors
 from finetox.compare.result_json import result_json
 from finetox.compare.settings import Settings, subset_seed
-from finetox.io import write_json, write_table
+from finetox.io import check_table_path, check_writable, write_json, write_table
 from finetox.logs import progress_interval
 from finetox.scores_file import Scores, read_scores
 from finetox.subsets import TOTAL, subset_order
@@ -174,6 +180,9 @@ def compare_scores(
 
     if not allow_unpaired:
         check_pairing(a, b)
+    notes = duplicate_notes(a, b, TOTAL)
+    for note in notes.get(TOTAL, []):
+        log.warning(note)
     subsets = compared_subsets(a, b)
     pairs = paired_rows(a.frame, b.frame)
     sampler = (sampler or BestSampler(settings, cores)) if best else None
@@ -183,6 +192,7 @@ def compare_scores(
     for subset in tqdm(subsets, desc="compare", unit="subset", mininterval=progress_interval()):
         subset_started = time.perf_counter()
         row, group = _compare_subset(a, b, pairs, subset, settings, sampler)
+        row["warning"] = "; ".join([*notes.get(subset, []), *filter(None, [row["warning"]])])
         _log_row(row, time.perf_counter() - subset_started)
         rows.append(row)
         groups.append(group)
@@ -206,6 +216,20 @@ class Outputs:
     flips: str | os.PathLike | None = None
     json: str | os.PathLike | None = None
 
+    def check(self) -> None:
+        """Every output can be written: a table format the tables' suffixes name, in a folder
+        this process can write into (the table accepts Parquet, JSONL, JSON or CSV)."""
+        check_table_path(self.table)
+        if self.flips:
+            check_table_path(self.flips)
+        named = (
+            (self.table, "comparison table"), (self.posterior, "posterior"),
+            (self.flips, "flipped prompts"), (self.json, "comparison JSON"),
+        )  # fmt: skip
+        for path, what in named:
+            if path:
+                check_writable(path, what)
+
 
 def compare_file(
     a: str | os.PathLike,
@@ -225,6 +249,7 @@ def compare_file(
     as JSON data."""
     if gate_view not in GATE_VIEWS:
         raise CompareError(f"gate view {gate_view!r}: use one of {', '.join(GATE_VIEWS)}")
+    outputs.check()  # before the files are read or a model is fitted
     scores_a = read_scores(a, score_column, threshold)
     scores_b = read_scores(b, score_column, threshold)
     log.info(

@@ -34,7 +34,7 @@ from finetox.demo.synthetic import (
     clean_sentence,
     toxic_sentence,
 )
-from finetox.io import UserError
+from finetox.io import UserError, apply_umask
 
 log = logging.getLogger("finetox.demo")
 
@@ -244,6 +244,7 @@ def build_demo_classifier(
                 f"(needs {MIN_ACCURACY}); not saved"
             )
         (building / RECORD).write_text(json.dumps(record, indent=2) + "\n")
+        apply_umask(building)  # mkdtemp made it private (0700), safetensors its weights (0600)
         os.replace(building, out)
     finally:
         torch.set_num_threads(threads_before)

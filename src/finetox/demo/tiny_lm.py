@@ -37,6 +37,7 @@ import numpy as np
 
 from finetox import paths
 from finetox.demo import synthetic as syn
+from finetox.io import apply_umask
 
 log = logging.getLogger("finetox.demo.tiny_lm")
 
@@ -340,6 +341,7 @@ def save(model, tokenizer, folder: str | Path) -> Path:
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
+    apply_umask(tmp)  # safetensors writes its weights private (0600)
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
     return folder

@@ -26,10 +26,20 @@ from finetox.generation.decoding import (
     encode_prompts,
     generate_batches,
 )
-from finetox.io import InputError, UserError, frame_sha256, read_table, write_parquet, write_table
+from finetox.io import (
+    InputError,
+    UserError,
+    check_filled,
+    check_table_path,
+    check_writable,
+    frame_sha256,
+    read_table,
+    write_parquet,
+    write_table,
+)
 from finetox.loading import versions
 from finetox.logs import progress_interval
-from finetox.resume import open_resumable
+from finetox.resume import open_resumable, output_lock
 
 log = logging.getLogger("finetox.generation")
 
@@ -45,6 +55,7 @@ def read_prompts(path: str | os.PathLike) -> pd.DataFrame:
     frame = read_table(path, columns=PROMPT_COLUMNS)[PROMPT_COLUMNS].copy()
     if frame.empty:
         raise InputError(f"{path}: no prompts")
+    check_filled(frame, ["prompt_id", "subset"], path)
     frame["prompt_id"] = frame["prompt_id"].astype(str)
     duplicated = frame.loc[frame["prompt_id"].duplicated(), "prompt_id"].unique()
     if len(duplicated):
@@ -80,12 +91,14 @@ def model_settings(model: str | dict[str, Any], **defaults: Any) -> dict[str, An
 
 def _check_settings(settings: dict[str, Any], adapter) -> None:
     from finetox.config import HUB_ID
+    from finetox.loading import check_model_folder
 
     if settings["prompt_format"] not in PROMPT_FORMATS:
         raise UserError(f"prompt_format {settings['prompt_format']!r}: use one of {PROMPT_FORMATS}")
     source = settings["source"]
     if not Path(source).exists() and not HUB_ID.match(source):
         raise InputError(f"model {source!r}: no such folder, and not a hub id (owner/name)")
+    check_model_folder(source)
     if adapter is not None:
         if not Path(adapter).is_dir():
             raise InputError(f"adapter {str(adapter)!r}: no such folder")
@@ -277,15 +290,31 @@ def generate_file(
     """Greedy continuations of every prompt in `prompts`, written to `out` (Parquet, JSONL or
     CSV) in the prompt table's order. `model` is a hub id or folder, or a study model's settings
     (whose values win over the keyword arguments). Finished batches are kept in `{out}.part/`
-    until the output is written, so a rerun after a kill continues where it stopped."""
-    import torch
-
+    until the output is written, so a rerun after a kill continues where it stopped; a second
+    run on the same output while one runs refuses at once (the lock file `{out}.lock`)."""
     settings = model_settings(
         model, batch_size=batch_size, prompt_format=prompt_format, dtype=dtype,
         revision=revision, trust_remote_code=trust_remote_code, load_in_4bit=load_in_4bit,
     )  # fmt: skip
-    name, out, parts = settings["name"], Path(out), part_folder(out)
+    out = Path(out)
     _check_settings(settings, adapter)
+    check_table_path(out)
+    check_writable(out, "generations file")  # before the prompts are read or the model loaded
+    with output_lock(out, "finetox generate"):  # one run per output: a second one refuses
+        return _generate_file(
+            settings, prompts, out, adapter=adapter, max_new_tokens=max_new_tokens,
+            max_batch_size=max_batch_size, threads=threads,
+        )  # fmt: skip
+
+
+def _generate_file(
+    settings: dict[str, Any], prompts: str | os.PathLike, out: Path, *, adapter,
+    max_new_tokens: int, max_batch_size: int, threads: int | None,
+) -> pd.DataFrame:  # fmt: skip
+    """generate_file's work, under the output's lock."""
+    import torch
+
+    name, parts = settings["name"], part_folder(out)
     if threads:
         torch.set_num_threads(int(threads))
     frame = read_prompts(prompts)

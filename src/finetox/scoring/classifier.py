@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from finetox.io import UserError
-from finetox.loading import describe_source, device, hub_kwargs, resolve_dtype
+from finetox.loading import check_model_folder, describe_source, device, hub_kwargs, resolve_dtype
 from finetox.scores_file import DEFAULT_THRESHOLD
 
 log = logging.getLogger("finetox.scoring")
@@ -139,6 +139,7 @@ def load_classifier(
     """Load a sequence classifier from the hub (revision, token from the environment) or a folder."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    check_model_folder(spec.source, what="classifier")
     on = on or device()
     torch_dtype = resolve_dtype(dtype, on, gpu_auto="float16")
     kwargs = hub_kwargs(spec.revision)

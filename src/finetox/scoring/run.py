@@ -15,7 +15,8 @@ import torch
 from accelerate.utils.memory import clear_device_cache
 
 from finetox.io import InputError, read_table
-from finetox.scores_file import check_scores_path, write_scores
+from finetox.loading import check_model_folder
+from finetox.scores_file import check_scores_output, write_scores
 from finetox.scoring.classifier import ClassifierError, ClassifierSpec, load_classifier
 from finetox.scoring.texts import score_texts
 
@@ -115,12 +116,14 @@ def score_file(
     threads: int | None = None,
 ) -> pd.DataFrame:
     """Read generations (Parquet, JSONL or CSV), score them with every classifier, write `out`."""
-    check_scores_path(out)
+    check_scores_output(out)  # before anything is loaded or scored
     if threads:
         torch.set_num_threads(threads)
     specs = [
         c if isinstance(c, ClassifierSpec) else ClassifierSpec.from_config(c) for c in classifiers
     ]
+    for spec in specs:  # a local folder without weights or tokenizer, before any is loaded
+        check_model_folder(spec.source, what="classifier")
     frame = read_table(generations, columns=REQUIRED_COLUMNS)
     if Path(generations).suffix.lower() == ".csv":
         # CSV writes an empty string and a missing value alike, as an empty field

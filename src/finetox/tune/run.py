@@ -18,8 +18,9 @@ from typing import Any
 import pandas as pd
 import torch
 
-from finetox.io import UserError, write_json, write_table
+from finetox.io import UserError, apply_umask, check_writable, write_json, write_table
 from finetox.loading import TRAINING_RECORD, versions
+from finetox.resume import output_lock
 from finetox.tune.data import DollyData, load_dolly
 from finetox.tune.model import add_lora, load_base_for_training
 from finetox.tune.render import TrainingData, build_training_data
@@ -118,6 +119,7 @@ def _save(
         timings["total_s"] = time.time() - started
         record["timings"] = {k: round(v, 2) for k, v in timings.items()}
         write_json(record, staging / TRAINING_RECORD)
+        apply_umask(staging)  # mkdtemp made it private (0700), safetensors its weights (0600)
         _place(staging, out)
     finally:
         if staging.exists():
@@ -154,15 +156,34 @@ def tune_file(
     """Tune `model` (a model's settings: source, revision, dtype, trust_remote_code) with LoRA on
     Dolly as `settings` (the config's tune section) say; write the adapter, its training record
     and loss curve to `out`. Returns the training record."""
-    from finetox.loading import device
+    from finetox.loading import check_model_folder
 
-    started, timings = time.time(), {}
-    if threads:
-        torch.set_num_threads(threads)
+    started = time.time()
     out = Path(out)
     checkpoints = Path(checkpoints) if checkpoints else out.parent / ".checkpoints" / out.name
-    if out.exists() and any(out.iterdir()):
-        raise UserError(f"{out}: already exists; remove it or choose another output folder")
+    # before the data are read, the model is loaded or a step is taken
+    check_model_folder(model["source"])
+    check_writable(out, "adapter folder", folder=True)
+    check_writable(checkpoints, "checkpoints folder", folder=True)
+    with output_lock(out, "finetox tune"):  # one run per output: a second one refuses
+        if out.exists() and any(out.iterdir()):
+            raise UserError(f"{out}: already exists; remove it or choose another output folder")
+        return _tune(
+            model, settings, out, checkpoints, callbacks=callbacks,
+            keep_checkpoints=keep_checkpoints, threads=threads, started=started,
+        )  # fmt: skip
+
+
+def _tune(
+    model: dict[str, Any], settings: dict[str, Any], out: Path, checkpoints: Path, *,
+    callbacks: Sequence[Any], keep_checkpoints: bool, threads: int | None, started: float,
+) -> dict[str, Any]:  # fmt: skip
+    """tune_file's work, under the output's lock."""
+    from finetox.loading import device
+
+    timings = {}
+    if threads:
+        torch.set_num_threads(threads)
     on = device()
     recipe = resolve_recipe(settings, cuda=on.type == "cuda")
 
