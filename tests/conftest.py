@@ -10,6 +10,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 # Real samples of RTP, CEB and Dolly, beside the checkout (../shared/data) in CI and here.
 SHARED_DATA = Path(os.environ.get("FINETOX_SHARED_DATA", REPO.parent / "shared" / "data"))
+# the demo run's Snakemake output, beside its copy of the checkout (demo_run)
+DEMO_RUN_OUTPUT = "snakemake-output.txt"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -33,11 +35,13 @@ def repo() -> Path:
 def demo_run(tmp_path_factory) -> Path:
     """The whole demo run once, locally (`snakemake --cores 2 --configfile config/demo.yaml`), in
     a temporary copy of the checkout; its root. Shared by every test that needs finished demo
-    outputs: read it, or copy it (shutil.copytree keeps mtimes) before changing anything."""
+    outputs: read it, or copy it (shutil.copytree keeps mtimes) before changing anything.
+    Snakemake's own output (stdout, then stderr) lies beside the copy: DEMO_RUN_OUTPUT."""
     from tests.workflow_runs import copy_checkout, failure, snakemake
 
     root = copy_checkout(tmp_path_factory.mktemp("demo-run") / "finetox")
     result = snakemake(root, "--cores", "2", "--configfile", "config/demo.yaml")
+    (root.parent / DEMO_RUN_OUTPUT).write_text(result.stdout + result.stderr)
     if result.returncode != 0:
         pytest.fail(f"the demo run failed in {root}: {failure(result)}", pytrace=False)
     return root

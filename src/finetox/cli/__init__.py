@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from finetox import __version__
-from finetox.cli import compare, models, study  # noqa: F401  (each registers its commands)
+from finetox.cli import compare, models, progress, study  # noqa: F401  (each registers its commands)
 from finetox.cli.registry import COMMANDS
 from finetox.io import UserError
 from finetox.logs import configure_console_logging
@@ -14,7 +14,7 @@ from finetox.logs import configure_console_logging
 # in the order a study runs
 ORDER = (
     "check-config", "config-reference", "demo-data", "build-prompts", "tune", "generate", "score",
-    "compare", "card", "results",
+    "compare", "card", "results", "progress",
 )  # fmt: skip
 
 

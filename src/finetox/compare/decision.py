@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from finetox.logs import quiet_libraries
 from finetox.verdicts import NOT_FITTED, verdict
 
 
@@ -35,12 +34,9 @@ class Decision:
 
 
 def quiet_imports() -> None:
-    """Import-time notices of ArviZ and PyTensor that say nothing about a comparison."""
-    warnings.filterwarnings("ignore", message="ArviZ is undergoing a major refactor")
-    warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
-    preview = logging.getLogger("arviz.preview")
-    if not preview.filters:
-        preview.addFilter(lambda record: record.levelno >= logging.WARNING)
+    """Import-time notices of ArviZ and PyTensor that say nothing about a comparison (the
+    filters live in finetox.logs, with every other library notice we silence)."""
+    quiet_libraries()
 
 
 def hdi(draws: np.ndarray, hdi_prob: float) -> tuple[float, float]:
