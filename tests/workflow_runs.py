@@ -16,17 +16,10 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # config/demo.yaml's results_dir: every output of a demo run, its logs included, lies below it
 DEMO_RESULTS = "results/demo"
-# never copied: the environment, and what a run writes
-NOT_COPIED = (
-    ".git",
-    ".venv",
-    "results",
-    "logs",
-    ".snakemake",
-    ".pytest_cache",
-    ".ruff_cache",
-    "__pycache__",
-)
+# never copied: the environment and what a run writes, at the top of the checkout (src/finetox
+# has a results package of its own), and caches anywhere
+NOT_COPIED_AT_TOP = (".git", ".venv", "results", "logs", ".snakemake")
+NOT_COPIED = (".pytest_cache", ".ruff_cache", "__pycache__")
 # written by a run, but not data: timings, figures, the report, run logs
 NOT_COMPARED_DIRS = ("benchmarks",)
 NOT_COMPARED_SUFFIXES = (".png", ".pdf", ".svg", ".html", ".log")
@@ -43,12 +36,22 @@ def checkout_files(repo: Path = REPO) -> list[str]:
     return [name for name in listed.split("\0") if name]
 
 
+def _not_copied(repo: Path):
+    caches = shutil.ignore_patterns(*NOT_COPIED)
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        top = set(NOT_COPIED_AT_TOP) if Path(folder) == repo else set()
+        return top.intersection(names) | set(caches(folder, names))
+
+    return ignore
+
+
 def copy_checkout(dest: Path, repo: Path = REPO) -> Path:
     """A copy of the checkout as CI would see it, without results, logs or the environment."""
     try:
         names = checkout_files(repo)
     except (OSError, subprocess.CalledProcessError):  # not a git checkout: copy the tree
-        shutil.copytree(repo, dest, symlinks=True, ignore=shutil.ignore_patterns(*NOT_COPIED))
+        shutil.copytree(repo, dest, symlinks=True, ignore=_not_copied(repo))
         return dest
     for name in names:
         source, target = repo / name, dest / name

@@ -1,27 +1,4 @@
-"""Where a running or finished workflow stands, read from its jobs' logs (`finetox progress`).
-
-Every job writes one log (`logs/{rule}/{wildcard}.log`; `{results_dir}/logs/...` for a study with
-its own results_dir, finetox.paths) through finetox.logs.to_log: its tqdm progress bars, e.g.
-
-    tiny-base:  45%|████▌     | 1080/2400 [00:10<00:12, 104.10prompt/s]
-
-(`2.50s/prompt` where an item takes more than a second), its log lines, and last the summary
-`finetox: done in 12.3 s` or `finetox: failed after 12.3 s` and the traceback. A rerun appends
-to the same log, so only the last attempt counts. The jobs of a study come from its config (the
-one the last Snakemake run in the folder was given, else config/config.yaml).
-
-A job is
-- waiting: no log yet;
-- running: its last attempt has no summary yet, and a Snakemake holds the folder (its lock) or
-  the log was written within STALE_AFTER seconds;
-- stopped: no summary, no Snakemake and a silent log (killed, or Snakemake stopped);
-- done / failed: the last attempt's summary says so (failed: with the exception's last line),
-  or failed where the last Snakemake run's own log reports the job's error and its log has no
-  summary (a job killed for its memory or time, or one that died before its log began).
-
-Items: prompts for generate, texts for score (prompts x classifiers), optimizer steps for tune,
-subsets for compare; the other rules have none.
-"""
+"""A study's jobs and the state of each, from their logs and Snakemake's own log."""
 
 from __future__ import annotations
 
@@ -29,12 +6,12 @@ import os
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from finetox import paths
+from finetox.progress.logs import Attempt, Bar, read_attempt
 
 # rule -> (the unit of its work's tqdm bar, the word shown; tune's Trainer bar has no name)
 ITEMS = {
@@ -51,14 +28,6 @@ RULES = (
 STATES = ("done", "running", "failed", "stopped", "waiting")
 STALE_AFTER = 600.0  # seconds without output after which a job no Snakemake runs is stopped
 
-BAR = re.compile(
-    r"(?P<percent>\d+)%\|[^|\r\n]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*"
-    r"\[(?P<elapsed>[\d:]+)<(?P<remaining>[\d:]+|\?),\s*"
-    r"(?:(?P<rate>[\d.]+|\?)(?P<unit>\w+)/s|(?P<inverse>[\d.]+)s/(?P<inverse_unit>\w+))"
-    r"[^\]\r\n]*\]"
-)
-SUMMARY = re.compile(r"\bfinetox: (?P<kind>done in|failed after) (?P<seconds>[\d.]+) s\s*$")
-STAMP = re.compile(r"^(?P<stamp>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d{3} [A-Z]+ ")
 CONFIG_FILES = re.compile(r"^\s*Config file\(s\): (?P<files>\[.*\])\s*$", re.MULTILINE)
 # a job's start or its failure in Snakemake's own log, with the job's lines below it
 JOB_BLOCK = re.compile(
@@ -66,28 +35,16 @@ JOB_BLOCK = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Bar:
-    """One refresh of a tqdm bar."""
-
-    desc: str
-    n: int
-    total: int
-    unit: str
-    rate: float | None  # items per second
-    elapsed: float
-    remaining: float | None
-
-
-@dataclass
-class Attempt:
-    """The last attempt of a job, as its log tells it."""
-
-    outcome: str | None = None  # "done", "failed", None: no summary yet
-    seconds: float | None = None  # from the summary
-    error: str = ""  # a failed attempt's last traceback line
-    bars: list[Bar] = field(default_factory=list)
-    started: float | None = None  # the first log line's time (epoch seconds)
+def duration(seconds: float | None) -> str:
+    """42s, 12m05s, 3h20m; - when unknown."""
+    if seconds is None:
+        return "-"
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 @dataclass(frozen=True)
@@ -108,87 +65,6 @@ class Row:
     elapsed: float | None = None
     left: float | None = None
     note: str = ""
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading one log
-
-
-def _seconds(clock: str) -> float | None:
-    """tqdm's [H:]MM:SS as seconds; None for '?'."""
-    if not clock or clock == "?":
-        return None
-    value = 0.0
-    for part in clock.split(":"):
-        value = value * 60 + int(part)
-    return value
-
-
-def parse_bars(text: str) -> list[Bar]:
-    """Every tqdm bar refresh in `text`, in order."""
-    bars = []
-    for segment in re.split(r"[\r\n]", text):
-        start = 0
-        for match in BAR.finditer(segment):
-            before = segment[start : match.start()].rstrip()
-            desc = before[:-1].strip() if before.endswith(":") else ""
-            start = match.end()
-            if match["inverse"]:
-                inverse = float(match["inverse"])
-                rate, unit = (1 / inverse if inverse > 0 else None), match["inverse_unit"]
-            else:
-                rate = None if match["rate"] == "?" else float(match["rate"])
-                unit = match["unit"]
-            bars.append(
-                Bar(
-                    desc=desc,
-                    n=int(match["n"]),
-                    total=int(match["total"]),
-                    unit=unit,
-                    rate=rate,
-                    elapsed=_seconds(match["elapsed"]) or 0.0,
-                    remaining=_seconds(match["remaining"]),
-                )
-            )
-    return bars
-
-
-def _stamp(line: str) -> float | None:
-    match = STAMP.match(line)
-    if not match:
-        return None
-    return datetime.strptime(match["stamp"], "%Y-%m-%d %H:%M:%S").timestamp()
-
-
-def read_attempt(text: str) -> Attempt:
-    """The last attempt in a job's log text (a rerun appends to the log)."""
-    lines = re.split(r"\r\n|\r|\n", text)
-    summaries = [i for i, line in enumerate(lines) if SUMMARY.search(line)]
-    begin, outcome = 0, None
-    if summaries:
-        last = summaries[-1]
-        after = [line for line in lines[last + 1 :] if line.strip()]
-        match = SUMMARY.search(lines[last])
-        kind = "done" if match["kind"] == "done in" else "failed"
-        # what follows a summary: the traceback of a failure, or a new attempt (a log line or a bar)
-        restarted = (
-            [line for line in after if _stamp(line) or BAR.search(line)]
-            if kind == "failed"
-            else after
-        )
-        if restarted:
-            begin = lines.index(restarted[0], last + 1)
-        else:
-            begin = summaries[-2] + 1 if len(summaries) > 1 else 0
-            outcome = Attempt(outcome=kind, seconds=float(match["seconds"]))
-            if kind == "failed" and after:
-                outcome.error = after[-1].strip()
-            lines = lines[: last + 1]
-    attempt = outcome or Attempt()
-    current = lines[begin:]
-    attempt.bars = parse_bars("\n".join(current))
-    attempt.started = next((stamp for line in current if (stamp := _stamp(line))), None)
-    return attempt
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,70 +271,3 @@ def workflow_progress(
         for job in jobs
     ]
     return Progress(directory, rows, [str(file) for file in files], running, note)
-
-
-# ---------------------------------------------------------------------------------------------
-# The table
-
-
-def duration(seconds: float | None) -> str:
-    """42s, 12m05s, 3h20m; - when unknown."""
-    if seconds is None:
-        return "-"
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
-def _rate(row: Row) -> str:
-    if not row.rate:
-        return "-"
-    if row.rate >= 1:
-        return f"{row.rate:.1f} {row.unit}s/s"
-    return f"{1 / row.rate:.1f} s/{row.unit}"
-
-
-def _items(row: Row) -> str:
-    if row.total is None:
-        return "-"
-    return f"{row.done}/{row.total} {row.unit}s"
-
-
-def progress_table(progress: Progress) -> str:
-    """The rows as an aligned table, a header line above and the counts below."""
-    header = ("rule", "job", "state", "done/total", "rate", "elapsed", "left", "")
-    lines = [
-        (
-            row.job.rule,
-            row.job.wildcard or "-",
-            row.state,
-            _items(row),
-            _rate(row),
-            duration(row.elapsed),
-            duration(row.left),
-            row.note,
-        )
-        for row in progress.rows
-    ]
-    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
-    right = {3, 4, 5, 6}  # numbers
-
-    def layout(cells: Sequence[str]) -> str:
-        text = "  ".join(
-            cell.rjust(width) if i in right else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        )
-        return text.rstrip()
-
-    source = f"config {', '.join(progress.config)}" if progress.config else "jobs from their logs"
-    runs = "a Snakemake is running" if progress.snakemake_running else "no Snakemake is running"
-    out = [f"{progress.directory}: {source}; {runs}"]
-    if progress.note:
-        out.append(progress.note)
-    out += [layout(header), *(layout(line) for line in lines)]
-    counts = ", ".join(f"{progress.count(state)} {state}" for state in STATES)
-    out.append(f"{len(progress.rows)} jobs: {counts}")
-    return "\n".join(out)
