@@ -33,6 +33,7 @@ from finetox.generation import (
 )
 from finetox.generation import decoding as generation
 from finetox.io import InputError, UserError
+from finetox.loading import folder_sha256
 from finetox.prompts import rtp_frame
 
 BIN = Path(sys.executable).parent
@@ -76,6 +77,9 @@ def lm(lm_dir):
     return load_model(model_settings(str(lm_dir), dtype="float32"))
 
 
+STOP = "generation_config"  # the tests of stopping_lm stop at its extra eos id
+
+
 def one_at_a_time(model, tokenizer, texts, **kwargs):
     return [generate(model, tokenizer, [text], batch_size=1, **kwargs)[0] for text in texts]
 
@@ -105,9 +109,11 @@ def stopping_lm(lm_dir):
 def test_batched_greedy_equals_one_prompt_at_a_time(stopping_lm):
     model, tokenizer = stopping_lm
     texts = sample_texts(24)
-    single = one_at_a_time(model, tokenizer, texts, max_new_tokens=24)
+    single = one_at_a_time(model, tokenizer, texts, max_new_tokens=24, stop=STOP)
     for batch_size in (5, "auto"):
-        batched = generate(model, tokenizer, texts, max_new_tokens=24, batch_size=batch_size)
+        batched = generate(
+            model, tokenizer, texts, max_new_tokens=24, batch_size=batch_size, stop=STOP
+        )
         assert [b.token_ids for b in batched] == [s.token_ids for s in single]
         assert batched == single
     reasons = {s.stop_reason for s in single}
@@ -126,22 +132,47 @@ def test_the_reserved_kv_cache_changes_no_token(stopping_lm, monkeypatch):
     monkeypatch.setattr(
         layer_class, "update", lambda self, *a, **k: updates.append(1) or update(self, *a, **k)
     )
-    reserved = generate(model, tokenizer, texts, max_new_tokens=20, batch_size=6)
+    reserved = generate(model, tokenizer, texts, max_new_tokens=20, batch_size=6, stop=STOP)
     assert updates  # the reserved cache was used
     monkeypatch.setattr(generation, "_reserved_cache", lambda model, config: None)
-    assert generate(model, tokenizer, texts, max_new_tokens=20, batch_size=6) == reserved
+    assert generate(model, tokenizer, texts, max_new_tokens=20, batch_size=6, stop=STOP) == reserved
 
 
 def test_eos_stops_are_counted_and_cut(stopping_lm):
     model, tokenizer = stopping_lm
     stops = set(model.generation_config.eos_token_id)
-    for c in generate(model, tokenizer, sample_texts(24), max_new_tokens=24, batch_size=7):
+    for c in generate(
+        model, tokenizer, sample_texts(24), max_new_tokens=24, batch_size=7, stop=STOP
+    ):
         if c.stop_reason == "eos":
             assert c.token_ids[-1] in stops and not stops & set(c.token_ids[:-1])
             assert c.n_new_tokens == len(c.token_ids) <= 24
         else:
             assert c.n_new_tokens == 24 and not stops & set(c.token_ids)
         assert c.generation == tokenizer.decode(c.token_ids, skip_special_tokens=True)
+
+
+def test_the_stop_rule_decides_which_eos_ids_end_a_continuation(stopping_lm):
+    """tokenizer_eos (the authors' one id) runs on past the extra eos id the model's
+    generation_config lists; generation_config stops at it."""
+    model, tokenizer = stopping_lm
+    extra = model.generation_config.eos_token_id[1]
+    texts = sample_texts(24)
+    own = generate(model, tokenizer, texts, max_new_tokens=24, stop="generation_config")
+    authors = generate(model, tokenizer, texts, max_new_tokens=24)  # tokenizer_eos by default
+    stopped = [i for i, c in enumerate(own) if c.stop_reason == "eos" and c.token_ids[-1] == extra]
+    assert stopped
+    for i in stopped:
+        assert extra in authors[i].token_ids[:-1] or authors[i].stop_reason == "length"
+        assert authors[i].n_new_tokens > own[i].n_new_tokens
+        assert authors[i].token_ids[: own[i].n_new_tokens] == own[i].token_ids
+    assert all(c.stop_reason == "length" or c.token_ids[-1] == tokenizer.eos_token_id
+               for c in authors)  # fmt: skip
+    assert generation.eos_ids(generation.greedy_config(model, tokenizer, 5)) == {
+        tokenizer.eos_token_id
+    }
+    with pytest.raises(UserError, match="stop 'never'"):
+        generate(model, tokenizer, texts[:1], stop="never")
 
 
 def test_results_come_back_in_the_input_order(lm):
@@ -244,6 +275,12 @@ def test_generate_file_writes_the_contract_in_prompt_order(lm_dir, tmp_path):
     metadata = json.loads(pq.read_schema(out).metadata[b"finetox"])
     assert metadata["max_new_tokens"] == 6 and metadata["decoding"] == "greedy"
     assert metadata["model"]["source"] == str(lm_dir)
+    # what ran: the stop rule and its ids, the torch dtype, the folder's content hash
+    tokenizer_eos = load_model(model_settings(str(lm_dir)))[1].eos_token_id
+    assert metadata["stop"] == "tokenizer_eos" and metadata["stop_ids"] == [tokenizer_eos]
+    assert metadata["model"]["dtype"] == "float32" and metadata["model"]["dtype_setting"] == "auto"
+    assert metadata["model"]["commit"] == "sha256:" + folder_sha256(lm_dir)
+    assert metadata["adapter_commit"] is None
     assert not part_folder(out).exists()
 
 
@@ -437,3 +474,18 @@ def test_missing_files_and_folders_are_named(lm_dir, tmp_path, capsys):
     (tmp_path / "prompts.txt").write_text("prompt_id,subset,text\n")
     with pytest.raises(InputError, match="unknown table format '.txt'"):
         generate_file(str(lm_dir), tmp_path / "prompts.txt", out)
+
+
+def test_the_stop_rule_is_part_of_the_parts_fingerprint(lm_dir):
+    """Parts made with one stop rule are never resumed under the other."""
+    from finetox.generation.run import _fingerprint
+
+    frame = prompt_table(sample_texts(2))
+    prints = {
+        stop: _fingerprint(
+            model_settings(str(lm_dir), prompt_format="raw", stop=stop), None, frame, 5
+        )
+        for stop in ("tokenizer_eos", "generation_config")
+    }
+    assert prints["tokenizer_eos"]["stop"] == "tokenizer_eos"
+    assert prints["tokenizer_eos"] != prints["generation_config"]

@@ -70,6 +70,38 @@ def hub_kwargs(revision: str | None = None, trust_remote_code: bool = False) -> 
     return kwargs
 
 
+def folder_sha256(folder: str | os.PathLike) -> str:
+    """A content hash of a local folder: sha256 over its files' sorted relative paths and bytes
+    (hidden files and folders, such as .cache, left out), so equal contents give equal hashes
+    wherever the folder lies."""
+    import hashlib
+
+    root = Path(folder)
+    digest = hashlib.sha256()
+    files = sorted(
+        path
+        for path in root.rglob("*")
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    )
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def resolved_commit(source: str | os.PathLike, model: Any = None) -> str | None:
+    """What a model or classifier was loaded from, exactly: for a local folder `sha256:` and its
+    content hash (folder_sha256); for a hub id the commit from_pretrained resolved its revision
+    to (the loaded config's _commit_hash), or None where the loaded model does not say."""
+    if Path(source).is_dir():
+        return "sha256:" + folder_sha256(source)
+    config = getattr(model, "config", None)
+    return getattr(config, "_commit_hash", None)
+
+
 def describe_source(source: str, revision: str | None = None) -> str:
     """What a log may say about where a model came from (never the token)."""
     where = "local folder" if Path(source).exists() else "hub"

@@ -76,6 +76,10 @@ def _score(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=whole_number(1), help="CPU threads for torch (default: torch's)"
     )
+    parser.add_argument(
+        "--strip", action=argparse.BooleanOptionalAction, default=True,
+        help="score each text without leading/trailing whitespace, as the authors' .strip()",
+    )  # fmt: skip
 
     def run(args: argparse.Namespace) -> int:
         from finetox.scoring import ClassifierSpec, default_name, score_file
@@ -96,6 +100,7 @@ def _score(parser: argparse.ArgumentParser) -> None:
             max_batch_tokens=args.max_batch_tokens,
             dtype=args.dtype,
             threads=args.threads,
+            strip=args.strip,
         )
         return 0
 
@@ -127,6 +132,11 @@ def _generate(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--prompt-format", default="raw", choices=["raw", "chat_template"])
     parser.add_argument(
+        "--stop", default="tokenizer_eos", choices=["tokenizer_eos", "generation_config"],
+        help="tokenizer_eos: stop at the tokenizer's eos id only, as the authors (default); "
+        "generation_config: at every eos id of the model's generation_config",
+    )  # fmt: skip
+    parser.add_argument(
         "--threads", type=whole_number(1), help="CPU threads for torch (default: torch's)"
     )
 
@@ -146,6 +156,7 @@ def _generate(parser: argparse.ArgumentParser) -> None:
             batch_size=args.batch_size,
             max_batch_size=args.max_batch_size,
             prompt_format=args.prompt_format,
+            stop=args.stop,
             threads=args.threads,
         )
         stopped = int((frame["stop_reason"] == "eos").sum())

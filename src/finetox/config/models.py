@@ -12,7 +12,7 @@ FORMAT_SUFFIX = {"raw": "", "chat_template": "--chat"}
 DOLLY_SUFFIX = "-dolly"
 QUANT_SUFFIX = "-4bit"
 # generation keys a model entry may override: they reach generation through ModelSpec.settings()
-PER_MODEL_GENERATION_KEYS = ("prompt_format", "batch_size", "dtype")
+PER_MODEL_GENERATION_KEYS = ("prompt_format", "batch_size", "dtype", "stop")
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class ModelSpec:
     label: str
     revision: str | None = None
     dtype: str = "auto"
+    stop: str = "tokenizer_eos"  # the stop rule (finetox.generation.decoding.STOP_RULES)
     trust_remote_code: bool = False
     batch_size: int | str = "auto"
     params_b: float | None = None
@@ -49,6 +50,7 @@ class ModelSpec:
             "revision": self.revision,
             "label": self.label,
             "dtype": self.dtype,
+            "stop": self.stop,
             "trust_remote_code": self.trust_remote_code,
             "prompt_format": self.prompt_format,
             "batch_size": self.batch_size,
@@ -100,6 +102,7 @@ def _spec(
         "label": _default_label(entry),
         "revision": entry.get("revision"),
         "dtype": entry.get("dtype", generation["dtype"]),
+        "stop": entry.get("stop", generation["stop"]),
         "trust_remote_code": entry.get("trust_remote_code", False),
         "batch_size": entry.get("batch_size", generation["batch_size"]),
         "params_b": entry.get("params_b"),

@@ -23,6 +23,11 @@ from finetox.io import UserError
 log = logging.getLogger("finetox.generation")
 
 PROMPT_FORMATS = ("raw", "chat_template")
+# When a continuation ends: tokenizer_eos stops only at the tokenizer's eos_token_id, as the
+# authors' generate(..., eos_token_id=tokenizer.eos_token_id) did (instruct models run on past
+# their end-of-turn tokens); generation_config stops at every eos id the model's
+# generation_config lists (Gemma-2-IT's <end_of_turn>, Llama-3.1-Instruct's <|eot_id|>).
+STOP_RULES = ("tokenizer_eos", "generation_config")
 
 
 @dataclass(frozen=True)
@@ -55,8 +60,9 @@ def encode_prompts(tokenizer, texts: Sequence[str], prompt_format: str = "raw") 
     return tokenizer(rendered, add_special_tokens=False)["input_ids"]
 
 
-def greedy_config(model, tokenizer, max_new_tokens: int):
-    """The model's own generation config, made greedy, with a pad token and an eos token."""
+def greedy_config(model, tokenizer, max_new_tokens: int, stop: str = "tokenizer_eos"):
+    """The model's own generation config, made greedy, with a pad token and the eos ids of the
+    stop rule (STOP_RULES)."""
     from transformers import GenerationConfig
 
     base = getattr(model, "generation_config", None) or GenerationConfig()
@@ -68,7 +74,9 @@ def greedy_config(model, tokenizer, max_new_tokens: int):
     # sampling settings mean nothing without sampling; clear them so no warning repeats per batch
     config.temperature = config.top_p = config.top_k = None
     config.pad_token_id = tokenizer.pad_token_id
-    if config.eos_token_id is None:
+    if stop not in STOP_RULES:
+        raise UserError(f"stop {stop!r}: use one of {STOP_RULES}")
+    if stop == "tokenizer_eos" or config.eos_token_id is None:
         config.eos_token_id = tokenizer.eos_token_id
     return config
 
@@ -198,15 +206,17 @@ def generate_batches(
     max_new_tokens: int = 50,
     batch_size: int | str = "auto",
     max_batch_size: int = 128,
-) -> None:
+    stop: str = "tokenizer_eos",
+) -> list[int]:
     """Greedy continuations of `prompt_ids` in batches, longest prompts first; each finished
     batch goes to `finished(indices into prompt_ids, their continuations)`.
 
     batch_size "auto" starts at max_batch_size and halves whenever a batch runs out of GPU
-    memory, then goes on with the smaller size; a fixed batch size never changes."""
+    memory, then goes on with the smaller size; a fixed batch size never changes. Returns the
+    eos ids the stop rule `stop` ended continuations at."""
     if any(len(ids) == 0 for ids in prompt_ids):
         raise UserError("a prompt encodes to no tokens; every prompt needs some text")
-    config = greedy_config(model, tokenizer, max_new_tokens)
+    config = greedy_config(model, tokenizer, max_new_tokens, stop)
     stops = eos_ids(config)
     order = length_order([len(ids) for ids in prompt_ids])
     position = 0
@@ -224,6 +234,7 @@ def generate_batches(
         halving_on_oom(run, max_batch_size, log=log, what="prompts per batch")
     else:
         run(int(batch_size))
+    return sorted(stops)
 
 
 def generate(
@@ -235,6 +246,7 @@ def generate(
     batch_size: int | str = "auto",
     max_batch_size: int = 128,
     prompt_format: str = "raw",
+    stop: str = "tokenizer_eos",
 ) -> list[Continuation]:
     """Greedy continuations of `texts`, in their order. The tokenizer must pad on the left."""
     if tokenizer.padding_side != "left":
@@ -249,5 +261,6 @@ def generate(
     generate_batches(
         model, tokenizer, prompt_ids, keep,
         max_new_tokens=max_new_tokens, batch_size=batch_size, max_batch_size=max_batch_size,
+        stop=stop,
     )  # fmt: skip
     return results  # type: ignore[return-value]

@@ -8,6 +8,7 @@ same settings continues where it stopped. The rule and the CLI both call it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import resource
@@ -22,9 +23,12 @@ import pandas as pd
 
 from finetox.generation.decoding import (
     PROMPT_FORMATS,
+    STOP_RULES,
     Continuation,
     encode_prompts,
+    eos_ids,
     generate_batches,
+    greedy_config,
 )
 from finetox.io import (
     InputError,
@@ -37,7 +41,7 @@ from finetox.io import (
     write_parquet,
     write_table,
 )
-from finetox.loading import versions
+from finetox.loading import folder_sha256, resolved_commit, versions
 from finetox.logs import progress_interval
 from finetox.resume import open_resumable, output_lock
 
@@ -47,6 +51,7 @@ PROMPT_COLUMNS = ["prompt_id", "subset", "text"]
 RESULT_COLUMNS = ["generation", "n_prompt_tokens", "n_new_tokens", "stop_reason"]
 OUTPUT_COLUMNS = ["prompt_id", "subset", "prompt", *RESULT_COLUMNS]
 PART_SUFFIX = ".part"  # the folder of finished batches beside the output
+LOADED = "loaded.json"  # in the part folder: what the loaded model resolved to (run_record)
 MODEL_KEYS = ("source", "revision", "dtype", "trust_remote_code", "load_in_4bit")
 
 
@@ -95,6 +100,8 @@ def _check_settings(settings: dict[str, Any], adapter) -> None:
 
     if settings["prompt_format"] not in PROMPT_FORMATS:
         raise UserError(f"prompt_format {settings['prompt_format']!r}: use one of {PROMPT_FORMATS}")
+    if settings["stop"] not in STOP_RULES:
+        raise UserError(f"stop {settings['stop']!r}: use one of {STOP_RULES}")
     source = settings["source"]
     if not Path(source).exists() and not HUB_ID.match(source):
         raise InputError(f"model {source!r}: no such folder, and not a hub id (owner/name)")
@@ -158,6 +165,7 @@ def _fingerprint(settings: dict[str, Any], adapter, prompts: pd.DataFrame, max_n
     return {
         **{key: settings.get(key) for key in MODEL_KEYS},
         "prompt_format": settings["prompt_format"],
+        "stop": settings["stop"],
         "max_new_tokens": max_new_tokens,
         "adapter": str(adapter) if adapter else None,
         "model_files": _folder_signature(settings["source"]),
@@ -187,6 +195,19 @@ def _part_rows(prompt_ids: Sequence[str], continuations: Sequence[Continuation])
     )
 
 
+def run_record(settings: dict[str, Any], adapter, lm, tokenizer, max_new_tokens: int) -> dict:
+    """What the loaded model resolved to: the eos ids the stop rule ends continuations at, the
+    torch dtype the weights ran in, and the commit (hub) or content hash (folder) of the model
+    and of the adapter."""
+    config = greedy_config(lm, tokenizer, max_new_tokens, settings["stop"])
+    return {
+        "stop_ids": sorted(eos_ids(config)),
+        "torch_dtype": str(lm.dtype).removeprefix("torch."),
+        "commit": resolved_commit(settings["source"], lm),
+        "adapter_commit": "sha256:" + folder_sha256(adapter) if adapter else None,
+    }
+
+
 def _generate_parts(
     settings: dict[str, Any], adapter, todo: pd.DataFrame, parts: Path, *,
     total: int, max_new_tokens: int, max_batch_size: int,
@@ -196,8 +217,12 @@ def _generate_parts(
 
     name = settings["name"]
     lm, tokenizer = load_model(settings, adapter)
-    log.info("%s: %d prompts, %s format, at most %d new tokens, greedy, batch size %s%s",
-             name, len(todo), settings["prompt_format"], max_new_tokens, settings["batch_size"],
+    record = run_record(settings, adapter, lm, tokenizer, max_new_tokens)
+    # beside the batches: a rerun that finds every batch done reads it there
+    (parts / LOADED).write_text(json.dumps(record, indent=1) + "\n")
+    log.info("%s: %d prompts, %s format, at most %d new tokens, greedy, stop %s at ids %s, "
+             "batch size %s%s", name, len(todo), settings["prompt_format"], max_new_tokens,
+             settings["stop"], record["stop_ids"], settings["batch_size"],
              f" (from {max_batch_size})" if settings["batch_size"] == "auto" else "")  # fmt: skip
     started = time.time()
     prompt_ids = encode_prompts(tokenizer, list(todo["text"]), settings["prompt_format"])
@@ -217,6 +242,7 @@ def _generate_parts(
         generate_batches(
             lm, tokenizer, prompt_ids, keep, max_new_tokens=max_new_tokens,
             batch_size=settings["batch_size"], max_batch_size=max_batch_size,
+            stop=settings["stop"],
         )  # fmt: skip
     return time.time() - started, new_tokens
 
@@ -238,15 +264,25 @@ def _assemble(prompts: pd.DataFrame, done: pd.DataFrame) -> pd.DataFrame:
     return frame[OUTPUT_COLUMNS]
 
 
-def _metadata(settings: dict[str, Any], adapter, max_new_tokens: int) -> dict[str, Any]:
+def _metadata(
+    settings: dict[str, Any], adapter, max_new_tokens: int, loaded: dict[str, Any]
+) -> dict[str, Any]:
     """What a Parquet output carries under the metadata key 'finetox': the settings that shaped
-    its tokens."""
+    its tokens, and what the loaded model resolved to (run_record): model.dtype is the torch
+    dtype that ran, model.commit the hub commit or folder hash."""
     import torch
 
+    model = {key: settings.get(key) for key in ("name", *MODEL_KEYS)}
+    model["dtype_setting"] = model["dtype"]
+    model["dtype"] = loaded.get("torch_dtype")
+    model["commit"] = loaded.get("commit")
     return {
-        "model": {key: settings.get(key) for key in ("name", *MODEL_KEYS)},
+        "model": model,
         "adapter": str(adapter) if adapter else None,
+        "adapter_commit": loaded.get("adapter_commit"),
         "prompt_format": settings["prompt_format"],
+        "stop": settings["stop"],
+        "stop_ids": loaded.get("stop_ids"),
         "max_new_tokens": max_new_tokens,
         "decoding": "greedy",
         "device": "cuda" if torch.cuda.is_available() else "cpu",
@@ -281,6 +317,7 @@ def generate_file(
     batch_size: int | str = "auto",
     max_batch_size: int = 128,
     prompt_format: str = "raw",
+    stop: str = "tokenizer_eos",
     dtype: str = "auto",
     revision: str | None = None,
     trust_remote_code: bool = False,
@@ -293,7 +330,7 @@ def generate_file(
     until the output is written, so a rerun after a kill continues where it stopped; a second
     run on the same output while one runs refuses at once (the lock file `{out}.lock`)."""
     settings = model_settings(
-        model, batch_size=batch_size, prompt_format=prompt_format, dtype=dtype,
+        model, batch_size=batch_size, prompt_format=prompt_format, stop=stop, dtype=dtype,
         revision=revision, trust_remote_code=trust_remote_code, load_in_4bit=load_in_4bit,
     )  # fmt: skip
     out = Path(out)
@@ -333,7 +370,8 @@ def _generate_file(
         )  # fmt: skip
         done = _finished_rows(parts)
     result = _assemble(frame, done)
-    _write_output(result, out, _metadata(settings, adapter, max_new_tokens))
+    loaded = json.loads((parts / LOADED).read_text()) if (parts / LOADED).exists() else {}
+    _write_output(result, out, _metadata(settings, adapter, max_new_tokens, loaded))
     shutil.rmtree(parts, ignore_errors=True)
     seconds = max(seconds, 1e-9)
     log.info(
