@@ -10,5 +10,6 @@ with to_log(snakemake.log[0]):
         batch_size=settings["batch_size"],
         max_batch_tokens=settings["max_batch_tokens"],
         dtype=settings["dtype"],
+        strip=settings["strip"],
         threads=snakemake.threads,
     )

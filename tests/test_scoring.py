@@ -22,7 +22,8 @@ from finetox.demo.tiny_classifier import (
     is_toxic,
     labelled_texts,
 )
-from finetox.io import InputError
+from finetox.io import InputError, write_parquet
+from finetox.loading import folder_sha256
 from finetox.scores_file import scores_metadata
 from finetox.scoring import (
     ClassifierError,
@@ -274,13 +275,20 @@ def test_several_classifiers_and_their_metadata(classifier_dir, tmp_path):
     assert written["toxic"].equals(written["toxic_primary"])
     assert written["toxic_primary"].equals(written["score_primary"] > 0.5)
     assert written["toxic_lenient"].all() and not written["toxic_primary"].all()  # own threshold
+    commits = {name: "sha256:" + folder_sha256(folder) for name, folder in
+               (("primary", classifier_dir), ("lenient", other))}  # fmt: skip
+    assert commits["primary"] != commits["lenient"]  # the relabelled copy hashes apart
     expected = {
         "primary": "primary",
         "classifiers": [
-            {"name": "primary", "source": str(classifier_dir), "label": "hate", "threshold": 0.5},
-            {"name": "lenient", "source": str(other), "label": "toxic", "threshold": 0.0},
+            {"name": "primary", "source": str(classifier_dir), "label": "hate", "threshold": 0.5,
+             "commit": commits["primary"]},
+            {"name": "lenient", "source": str(other), "label": "toxic", "threshold": 0.0,
+             "commit": commits["lenient"]},
         ],
-    }
+        "strip": True,
+        "generation": None,  # a JSONL generations file carries no metadata
+    }  # fmt: skip
     assert scores_metadata(out) == expected
     assert json.loads(pq.read_schema(out).metadata[b"finetox"]) == expected
 
@@ -386,3 +394,29 @@ def test_float16_on_gpu_stays_close_to_the_float32_reference(classifier_dir):
     assert next(on_gpu.model.parameters()).dtype == torch.float16
     reference = score_texts(load_classifier(spec, on=CPU), texts, progress=False)
     assert np.abs(score_texts(on_gpu, texts, progress=False) - reference).max() < 5e-3
+
+
+def test_strip_scores_the_text_without_its_surrounding_whitespace(classifier_dir, tmp_path):
+    """The authors' .strip(): a leading newline changes the classifier's first token, so the
+    score; the scores file keeps the raw text and records the setting, and the generations
+    file's model record (its commit) travels into the scores file's metadata."""
+    text = "the baker walked to the market ."
+    frame = generations([text, "\n" + text, "  " + text + " \n"])
+    source = tmp_path / "generations.parquet"
+    model = {"name": "tiny", "source": "owner/tiny", "commit": "abc123", "dtype": "float16"}
+    write_parquet(frame, source, {"model": model, "stop": "tokenizer_eos", "stop_ids": [2]})
+    spec = ClassifierSpec("demo", str(classifier_dir))
+    stripped = score_file(source, tmp_path / "stripped.parquet", [spec])
+    raw = score_file(source, tmp_path / "raw.parquet", [spec], strip=False)
+    assert stripped["generation"].tolist() == frame["generation"].tolist()  # raw text kept
+    assert stripped["score_demo"].nunique() == 1  # one text once stripped
+    assert raw["score_demo"].iloc[0] == pytest.approx(stripped["score_demo"].iloc[0], abs=1e-7)
+    # unstripped, the newline and the spaces move the score (the tiny classifier moves it by
+    # about 4e-6, far above the 1e-8 a batch's padding moves it)
+    assert abs(raw["score_demo"].iloc[1] - raw["score_demo"].iloc[0]) > 1e-6
+    assert abs(raw["score_demo"].iloc[2] - raw["score_demo"].iloc[0]) > 1e-6
+    assert scores_metadata(tmp_path / "stripped.parquet")["strip"] is True
+    metadata = scores_metadata(tmp_path / "raw.parquet")
+    assert metadata["strip"] is False
+    assert metadata["generation"]["model"]["commit"] == "abc123"
+    assert metadata["generation"]["stop_ids"] == [2]

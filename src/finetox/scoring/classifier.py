@@ -12,7 +12,14 @@ from typing import Any
 import torch
 
 from finetox.io import UserError
-from finetox.loading import check_model_folder, describe_source, device, hub_kwargs, resolve_dtype
+from finetox.loading import (
+    check_model_folder,
+    describe_source,
+    device,
+    hub_kwargs,
+    resolve_dtype,
+    resolved_commit,
+)
 from finetox.scores_file import DEFAULT_THRESHOLD
 
 log = logging.getLogger("finetox.scoring")
@@ -83,6 +90,7 @@ class Classifier:
     label_index: int
     activation: str  # "softmax" or "sigmoid", as the text-classification pipeline chooses
     max_length: int
+    commit: str | None = None  # the hub commit loaded, or sha256: and the folder's content hash
 
     @property
     def device(self) -> torch.device:
@@ -168,4 +176,5 @@ def load_classifier(
         label_index=toxic_label_index(config.id2label, spec.label, spec.source),
         activation=activation_for(config, spec.source),
         max_length=max_input_length(tokenizer, config),
+        commit=resolved_commit(spec.source, model),
     )

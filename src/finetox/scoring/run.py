@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from accelerate.utils.memory import clear_device_cache
 
-from finetox.io import InputError, read_table
+from finetox.io import InputError, parquet_metadata, read_table
 from finetox.loading import check_model_folder
 from finetox.scores_file import check_scores_output, write_scores
 from finetox.scoring.classifier import ClassifierError, ClassifierSpec, load_classifier
@@ -45,18 +45,24 @@ def score_generations(
     dtype: str = "auto",
     source: str = "generations",
     progress: bool = True,
+    strip: bool = True,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The generation table with score_<name> and toxic_<name> per classifier and `toxic` (the
-    first classifier's flag), and the metadata describing them. Classifiers load one at a time."""
+    first classifier's flag), and the metadata describing them. Classifiers load one at a time.
+    With `strip` each text is scored without its leading and trailing whitespace (the authors'
+    .strip()); the table keeps the raw text."""
     if not classifiers:
         raise ClassifierError("no classifier to score with")
     texts = _generations(frame, source)
+    if strip:
+        texts = [text.strip() for text in texts]
     added = [f"{kind}_{spec.name}" for spec in classifiers for kind in ("score", "toxic")]
     clash = [column for column in [*added, "toxic"] if column in frame.columns]
     if clash:
         raise InputError(f"{source}: already has column(s) {clash}; score the generations file")
     out = frame.copy()
     loading = scoring = 0.0
+    records = []
     for spec in classifiers:
         started = time.perf_counter()
         classifier = load_classifier(spec, dtype=dtype)
@@ -71,11 +77,12 @@ def score_generations(
         loading, scoring = loading + loaded - started, scoring + time.perf_counter() - loaded
         out[f"score_{spec.name}"] = scores
         out[f"toxic_{spec.name}"] = scores > spec.threshold
+        records.append({**spec.record(), "commit": classifier.commit})
         del classifier
         clear_device_cache(garbage_collection=True)  # before the next classifier loads
     out["toxic"] = out[f"toxic_{classifiers[0].name}"]
     _log_summary(out, texts, classifiers, loading, scoring)
-    metadata = {"primary": classifiers[0].name, "classifiers": [c.record() for c in classifiers]}
+    metadata = {"primary": classifiers[0].name, "classifiers": records, "strip": strip}
     return out, metadata
 
 
@@ -105,6 +112,18 @@ def _log_summary(
     )
 
 
+def _generation_record(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The model block of a generations file's metadata (name, source, revision, commit, dtype,
+    stop rule and ids), or None for a file without finetox metadata."""
+    if Path(path).suffix.lower() != ".parquet":
+        return None
+    found = parquet_metadata(path)
+    if not isinstance(found, dict) or not isinstance(found.get("model"), dict):
+        return None
+    keys = ("adapter_commit", "stop", "stop_ids", "prompt_format")
+    return {"model": found["model"], **{key: found.get(key) for key in keys}}
+
+
 def score_file(
     generations: str | os.PathLike,
     out: str | os.PathLike,
@@ -114,8 +133,11 @@ def score_file(
     max_batch_tokens: int | str = "auto",
     dtype: str = "auto",
     threads: int | None = None,
+    strip: bool = True,
 ) -> pd.DataFrame:
-    """Read generations (Parquet, JSONL or CSV), score them with every classifier, write `out`."""
+    """Read generations (Parquet, JSONL or CSV), score them with every classifier, write `out`.
+    The scores file's metadata carries the generations file's model record (its commit too)
+    under `generation`, where that file has one."""
     check_scores_output(out)  # before anything is loaded or scored
     if threads:
         torch.set_num_threads(threads)
@@ -135,7 +157,9 @@ def score_file(
         max_batch_tokens=max_batch_tokens,
         dtype=dtype,
         source=str(generations),
+        strip=strip,
     )
+    metadata["generation"] = _generation_record(generations)
     write_scores(scored, metadata, out)
     log.info("wrote %s", out)
     return scored
