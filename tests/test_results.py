@@ -582,7 +582,9 @@ def test_latex_is_a_well_formed_booktabs_table(written, name):
 
 def test_appendix_a_lists_every_model(written, layout):
     frame = read_csv(written, APPENDIX_MODELS)
-    assert list(frame.columns) == ["Family", "Model", "Role", "Hub id or path", "Revision", "Total"]
+    assert list(frame.columns) == [
+        "Family", "Model", "Role", "Hub id or path", "Revision", "Commit or content hash", "Total",
+    ]  # fmt: skip
     assert len(frame) == len(layout["models"])
     assert list(frame["Role"]) == [
         "base", "instruct", "instruct + Dolly LoRA", "community", "community",
@@ -938,3 +940,16 @@ def test_changes_too_small_for_the_decimals_show_their_size():
     assert shown["BEST change in mean score [95% HDI]"] == "-2.1e-05 [-3.0e-05, -1.2e-05]"
     assert shown["Paper's rule (HDI excludes 0)"] == "BEST"
     assert shown["Paired change, pp [95% HDI]"] == "+0.0 [+0.0, +0.0]"  # exactly 0 stays 0.0
+
+
+def test_appendix_a_takes_each_models_commit_from_its_score_file(tmp_path):
+    """The commit a generations file recorded travels in its score file's metadata (under
+    generation.model.commit) into Appendix A; a file without it leaves the cell blank."""
+    from finetox.io import write_parquet
+    from finetox.results.write import model_commits
+
+    frame = pd.DataFrame({"prompt_id": ["p0"], "score": [0.1]})
+    recorded, foreign = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    write_parquet(frame, recorded, {"generation": {"model": {"commit": "sha256:ab12"}}})
+    frame.to_parquet(foreign)
+    assert model_commits({"a": recorded, "b": foreign}) == {"a": "sha256:ab12", "b": None}

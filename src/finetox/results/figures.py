@@ -1,4 +1,4 @@
-"""Figures: posterior changes with HDI bars (the paper's Figures 1-4) and a heatmap of toxic
+"""Figures: posterior changes with HDI bars (in the style of the paper's Figures 1-4) and a heatmap of toxic
 rates, as PNG and PDF, drawn from the same frames as the tables.
 
 The forest plots keep the paper's sign, original − tuned (A − B, the tables' change turned round),

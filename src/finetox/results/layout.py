@@ -21,8 +21,9 @@ HEATMAP = "heatmap_toxic_rates"
 # the report page of the prompts whose scores changed most, per pair (HTML, and its rows as CSV)
 LARGEST_CHANGES = "largest_changes"
 CHANGES_FORMATS = ("csv", "html")
-# The paper draws its community table by subset, in two figures (BEST, then toxic rates; here a
-# third draws the paired view); the other tables in total, every view in one figure.
+# The community table is drawn by subset, in three figures (BEST, toxic rates, paired rates; the
+# paper's Figures 3 and 4 are BEST only: total and Severe of the Llama-3.1 community models); the
+# other tables in total, every view in one figure.
 BY_SUBSET = ("instruct_vs_community",)
 
 
@@ -105,7 +106,7 @@ def _figures(table: Mapping[str, Any]) -> list[dict[str, Any]]:
     number = KINDS[kind].figure_number
     stem = f"figure{number}_{kind}" if number else f"figure_{kind}"
     if kind in BY_SUBSET:
-        # Figure 4 draws the toxic rate twice: unpaired as the paper did, and paired over prompts
+        # this workflow's Figure 4 draws the toxic rate twice: unpaired, and paired over prompts
         rates = f"figure{number + 1}_{kind}_rates"
         paired = f"figure{number + 1}_{kind}_paired"
         return [

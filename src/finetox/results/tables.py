@@ -174,8 +174,15 @@ def _diagnostics(row: pd.Series) -> str:
     return ""
 
 
-def models_table(layout: Mapping[str, Any], percents: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Appendix A: every evaluated model with its family, role, source, revision and total % toxic."""
+def models_table(
+    layout: Mapping[str, Any],
+    percents: Mapping[str, pd.DataFrame],
+    commits: Mapping[str, str | None] | None = None,
+) -> pd.DataFrame:
+    """Appendix A: every evaluated model with its family, role, source, revision, the commit or
+    content hash its generations were made with (`commits`, from the score files' metadata;
+    blank where a file does not say) and total % toxic."""
+    commits = commits or {}
     rows = []
     for name in _ordered_models(layout):
         spec = layout["models"][name]
@@ -185,6 +192,7 @@ def models_table(layout: Mapping[str, Any], percents: Mapping[str, pd.DataFrame]
             "Role": ROLE_LABELS.get(spec["role"], spec["role"]),
             "Hub id or path": spec["source"],
             "Revision": spec["revision"] or "",
+            "Commit or content hash": commits.get(name) or "",
         }
         if len(layout["formats"]) > 1:
             row["Prompt format"] = spec["prompt_format"]

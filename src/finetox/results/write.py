@@ -26,6 +26,7 @@ from finetox.results.tables import (
     rates_table,
     verdicts_table,
 )
+from finetox.scores_file import scores_metadata
 from finetox.subsets import TOTAL
 
 log = logging.getLogger("finetox.results")
@@ -73,10 +74,20 @@ def _write_comparison_tables(
     return written
 
 
+def model_commits(score_files: Mapping[str, str | os.PathLike]) -> dict[str, str | None]:
+    """model -> the commit or content hash its generations file recorded, as its score file
+    carries it (None for files from elsewhere or before the record existed)."""
+    found = {}
+    for model, path in score_files.items():
+        generation = scores_metadata(path).get("generation") or {}
+        found[model] = (generation.get("model") or {}).get("commit")
+    return found
+
+
 def _write_appendices(layout: Mapping[str, Any], inputs: Inputs, out_dir: Path) -> list[Path]:
     """Appendix A (the models) and B (total % toxic by classifier)."""
     appendices = layout["appendices"]
-    models = models_table(layout, inputs.percents)
+    models = models_table(layout, inputs.percents, model_commits(inputs.score_files))
     written = write_table_files(
         models, percents_display(models, ["Total"]), out_dir / appendices["models"],
         captions.MODELS_CAPTION, captions.rates_note(layout, inputs.percents),
