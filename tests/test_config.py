@@ -13,6 +13,7 @@ from finetox.config import (
     build_study,
     config_reference,
     load_study,
+    load_study_file,
     section_defaults,
     update_reference,
 )
@@ -349,3 +350,18 @@ def test_docs_config_reference_is_current(tmp_path):
     for line in config_reference().splitlines()[2:]:
         key = line.split("|")[1].strip().strip("`")
         assert f"`{key}`" in readme
+
+
+def test_the_paper_config_generates_and_scores_as_the_authors():
+    """config/config.yaml follows the authors' code: one eos id, float16 (bfloat16 where a
+    model overflows in float16), stripped texts scored, a plain random RTP sample."""
+    study = load_study_file(REPO / "config/config.yaml", workdir=REPO)
+    config = study.config
+    assert config["generation"]["stop"] == "tokenizer_eos"
+    assert config["generation"]["dtype"] == "float16"
+    assert config["scoring"]["strip"] is True
+    assert config["prompts"]["random_excludes_severe"] is False
+    gemma2 = [s for s in study.models.values() if s.family == "gemma-2-2b"]
+    assert gemma2 and all(s.dtype == "bfloat16" for s in gemma2)
+    ids = {s.source for s in study.models.values()}
+    assert "SongTonyLi/gemma-2b-it-SFT-D1_chosen-orca" in ids
