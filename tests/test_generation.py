@@ -489,3 +489,15 @@ def test_the_stop_rule_is_part_of_the_parts_fingerprint(lm_dir):
     }
     assert prints["tokenizer_eos"]["stop"] == "tokenizer_eos"
     assert prints["tokenizer_eos"] != prints["generation_config"]
+
+
+def test_the_content_hash_follows_the_model_not_its_build_record(tmp_path):
+    """Two builds of one model differ only in their build record's timings: same hash."""
+    for name, seconds in (("one", 4.4), ("two", 4.3)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"weights")
+        (folder / "finetox_classifier.json").write_text(f'{{"build_seconds": {seconds}}}')
+    assert folder_sha256(tmp_path / "one") == folder_sha256(tmp_path / "two")
+    (tmp_path / "two" / "model.safetensors").write_bytes(b"other weights")
+    assert folder_sha256(tmp_path / "one") != folder_sha256(tmp_path / "two")

@@ -71,9 +71,10 @@ def hub_kwargs(revision: str | None = None, trust_remote_code: bool = False) -> 
 
 
 def folder_sha256(folder: str | os.PathLike) -> str:
-    """A content hash of a local folder: sha256 over its files' sorted relative paths and bytes
-    (hidden files and folders, such as .cache, left out), so equal contents give equal hashes
-    wherever the folder lies."""
+    """A content hash of a local folder: sha256 over its files' sorted relative paths and bytes,
+    so equal contents give equal hashes wherever the folder lies. Left out: hidden files and
+    folders (.cache) and finetox's own build and training records (finetox_*.json), which hold
+    timings and dates: they say how a model was made, not what it computes."""
     import hashlib
 
     root = Path(folder)
@@ -81,7 +82,9 @@ def folder_sha256(folder: str | os.PathLike) -> str:
     files = sorted(
         path
         for path in root.rglob("*")
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)
+        if path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(root).parts)
+        and not (path.name.startswith("finetox_") and path.suffix == ".json")
     )
     for path in files:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
