@@ -152,6 +152,9 @@ def test_the_training_record(resumed, tiny):
     assert record["tune"] == json.loads(json.dumps(tiny["tune"]))
     assert record["resolved"]["optim"] == "adamw_torch"
     assert record["resolved"]["target_modules"] == tiny["tune"]["target_modules"]
+    # saved in a fixed order (peft keeps a set), so a rerun writes the same bytes
+    saved = json.loads((out / "adapter_config.json").read_text())["target_modules"]
+    assert saved == sorted(saved) and set(saved) == set(tiny["tune"]["target_modules"])
     assert record["loss_on"] == "all"
     data = record["data"]
     assert (data["available"], data["records"]) == (24, 24)

@@ -4,6 +4,7 @@ training record and loss curve; a killed job rerun with the same settings resume
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
@@ -114,6 +115,7 @@ def _save(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         peft_model.save_pretrained(staging)
+        sort_target_modules(staging)
         write_table(curve, staging / LOSS_CSV)
         timings["save_s"] = time.time() - tick
         timings["total_s"] = time.time() - started
@@ -216,3 +218,13 @@ def _tune(
         _remove_checkpoints(checkpoints)
     _log_done(out, record, curve)
     return record
+
+
+def sort_target_modules(adapter: Path) -> None:
+    """peft saves target_modules from a set, in an order that changes from process to process;
+    sorted, two runs of the same tuning write the same adapter_config.json (and content hash)."""
+    path = adapter / "adapter_config.json"
+    config = json.loads(path.read_text())
+    if isinstance(config.get("target_modules"), list):
+        config["target_modules"] = sorted(config["target_modules"])
+        path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
