@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from finetox.compare.decision import Decision, decide
 
@@ -40,14 +39,6 @@ def paired_counts(toxic_a: np.ndarray, toxic_b: np.ndarray) -> PairedCounts:
         only_b=int((~a & b).sum()),
         neither=int((~a & ~b).sum()),
     )
-
-
-def aligned_flags(a: pd.DataFrame, b: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Both models' toxic flags on the prompts they share, aligned by prompt_id."""
-    merged = a[["prompt_id", "toxic"]].merge(
-        b[["prompt_id", "toxic"]], on="prompt_id", suffixes=("_a", "_b"), validate="one_to_one"
-    )
-    return merged["toxic_a"].to_numpy(bool), merged["toxic_b"].to_numpy(bool)
 
 
 def paired_change_draws(counts: PairedCounts, seed: int, draws: int = PAIRED_DRAWS) -> np.ndarray:
