@@ -365,3 +365,51 @@ def test_the_paper_config_generates_and_scores_as_the_authors():
     assert gemma2 and all(s.dtype == "bfloat16" for s in gemma2)
     ids = {s.source for s in study.models.values()}
     assert "SongTonyLi/gemma-2b-it-SFT-D1_chosen-orca" in ids
+
+
+def test_trajectory_points_are_models_of_their_own(paper):
+    paper["tune"]["trajectory"] = {"points": 4}
+    study = load_study(paper, workdir=REPO)
+    points = [spec for spec in study.models.values() if spec.role == "trajectory"]
+    assert len(points) == 6 * 3  # the fourth point is the final adapter, the Dolly model itself
+    spec = study.model("gemma-2b-it-dolly-point-1of4")
+    assert (spec.adapter, spec.point, spec.source) == (
+        "gemma-2b-it-dolly", "point-1of4", "google/gemma-2b-it",
+    )  # fmt: skip
+    assert spec.label == "Gemma-2B-IT + Dolly LoRA, point 1/4"
+    pairs = [pair for pair in study.comparisons if pair.kind == "instruct_vs_trajectory"]
+    assert {pair.b for pair in pairs} == {spec.name for spec in points}
+    assert all(study.model(pair.a).role == "instruct" for pair in pairs)
+    assert set(study.trajectory_points()) == {spec.slug for spec in points}
+
+
+def test_trajectory_steps_name_their_points(paper):
+    paper["tune"]["trajectory"] = {"steps": [200, 50]}
+    study = load_study(paper, workdir=REPO)
+    names = [n for n, spec in study.models.items() if spec.family == "llama2-7b"]
+    assert names[-4:-2] == ["llama2-7b-chat-dolly-step-50", "llama2-7b-chat-dolly-step-200"]
+
+
+@pytest.mark.parametrize(
+    ("trajectory", "message"),
+    [
+        ({"steps": [50, 50]}, "tune.trajectory.steps"),
+        ({"steps": [0]}, "tune.trajectory.steps"),
+        ({"steps": []}, "tune.trajectory.steps"),
+        ({"points": 1}, "tune.trajectory.points"),
+        ({"points": 4, "steps": [5]}, "tune.trajectory"),
+        ({}, "tune.trajectory"),
+        ({"every": 5}, "tune.trajectory"),
+    ],
+)
+def test_a_bad_trajectory_is_named(paper, trajectory, message):
+    paper["tune"]["trajectory"] = trajectory
+    problems = problems_of(paper)
+    assert any(problem.startswith(message) for problem in problems), problems
+
+
+def test_a_trajectory_needs_a_tuning_run(paper):
+    paper["tune"]["trajectory"] = {"points": 3}
+    paper["comparisons"]["instruct_vs_dolly"] = False
+    problems = problems_of(paper)
+    assert any("no family has a Dolly model" in problem for problem in problems), problems

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO
 
@@ -27,9 +28,11 @@ PAPER_JOBS = {
 DEMO_JOBS = {
     "build_prompt_set": 1,
     "tune": 1,
-    "generate": 5,
-    "score": 5,
-    "compare": 4,
+    "tune_point": 3,  # the trajectory: steps 5, 10 and 20 of the Dolly run
+    "generate": 8,
+    "score": 8,
+    "compare": 7,
+    "write_trajectory": 1,
 }
 
 
@@ -85,6 +88,26 @@ def test_paper_study_is_planned_from_the_config_alone():
     aggregates = {rule: n for rule, n in counts.items() if rule not in PAPER_JOBS}
     assert all(n == 1 for n in aggregates.values()), aggregates
     assert not any(rule.startswith("build_demo") for rule in counts), counts
+
+
+def test_a_trajectory_of_four_points_is_planned_for_the_paper(tmp_path):
+    """points: 4 = three points before each family's final adapter: per family a point job, and
+    generate, score and compare for each point; the tuning jobs are the same six."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config["tune"]["trajectory"] = {"points": 4}
+    path = tmp_path / "trajectory.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    counts = job_counts(snakemake("-n", "--forceall", "--configfile", str(path)).stdout)
+    expected = {
+        **PAPER_JOBS,
+        "tune_point": 18,
+        "generate": 28 + 18,
+        "score": 28 + 18,
+        "compare": 22 + 18,
+        "write_trajectory": 1,
+    }
+    for rule, count in expected.items():
+        assert counts.get(rule) == count, (rule, counts)
 
 
 def test_demo_is_planned():

@@ -56,6 +56,13 @@ KINDS = {
             None,
         ),
         Kind("extra", "table5_extra_pairs", "Table 5: extra pairs", None, None),
+        Kind(
+            "instruct_vs_trajectory",
+            "table6_instruct_vs_trajectory",
+            "Table 6: instruct models vs the points of their Dolly tuning run",
+            ("instruct", "trajectory"),
+            None,
+        ),
     )  # fmt: skip
 }
 # in table order

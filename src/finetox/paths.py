@@ -33,6 +33,12 @@ def adapter(slug: str, root: str = RESULTS) -> str:
     return f"{tuned_dir(root)}/{slug}"
 
 
+def trajectory_adapter(slug: str, point: str, root: str = RESULTS) -> str:
+    """A point of a tuning run (finetox.trajectory): the adapter as it was at that step. Beside,
+    not inside, the run's own adapter folder, which is another job's output."""
+    return f"{tuned_dir(root)}/trajectory/{slug}/{point}"
+
+
 def checkpoints(slug: str, root: str = RESULTS) -> str:
     """Outside the adapter folder, so a killed tuning job resumes while its output is missing."""
     return f"{tuned_dir(root)}/.checkpoints/{slug}"

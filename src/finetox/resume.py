@@ -46,6 +46,11 @@ def _stamp_matches(stamp: Path, fingerprint: dict[str, Any]) -> bool:
         return False
 
 
+def stamp_matches(folder: str | os.PathLike, fingerprint: dict[str, Any]) -> bool:
+    """True when `folder` holds work of a run with this fingerprint (read only)."""
+    return _stamp_matches(Path(folder) / STAMP, fingerprint)
+
+
 def open_resumable(folder: str | os.PathLike, fingerprint: dict[str, Any]) -> bool:
     """Make `folder` ready for the work `fingerprint` describes; True when it holds work of an
     earlier run with the same fingerprint (to be resumed), False when it starts empty."""

@@ -6,6 +6,14 @@ import sys
 from finetox import paths
 from finetox.config import ConfigError, load_study, load_yaml
 from finetox.results import changes_files, figure_files, results_layout, table_files
+from finetox.results.trajectory_layout import (
+    trajectory_adapters,
+    trajectory_figure_files,
+    trajectory_layout,
+    trajectory_models,
+    trajectory_pairs,
+    trajectory_table_files,
+)
 from finetox.subsets import CEB_SUBSETS
 
 
@@ -156,8 +164,11 @@ def generation_settings(wildcards):
 
 
 def adapter_for(wildcards):
-    """A Dolly model's LoRA adapter folder (made by the tune stage); [] for other models."""
+    """A Dolly model's LoRA adapter folder (made by the tune stage), or the adapter at its
+    trajectory point; [] for other models."""
     spec = STUDY.model(wildcards.model)
+    if spec.point:
+        return paths.trajectory_adapter(spec.adapter, spec.point, ROOT)
     return paths.adapter(spec.adapter, ROOT) if spec.adapter else []
 
 
@@ -178,8 +189,21 @@ wildcard_constraints:
     tuned=_alternatives(TUNED_SOURCES),
 
 
+# The points of each tuning run (config tune.trajectory): one job each, {point} its label.
+TRAJECTORY_POINTS = STUDY.trajectory_points()
+
+
+wildcard_constraints:
+    point=_alternatives(
+        dict.fromkeys(spec.point for spec in TRAJECTORY_POINTS.values())
+    ),
+
+
 def tune_targets():
-    return [paths.adapter(slug, ROOT) for slug in TUNED_SOURCES]
+    return [paths.adapter(slug, ROOT) for slug in TUNED_SOURCES] + [
+        paths.trajectory_adapter(spec.adapter, spec.point, ROOT)
+        for spec in TRAJECTORY_POINTS.values()
+    ]
 
 
 def tune_inputs(wildcards):
@@ -197,8 +221,23 @@ def tune_model_settings(wildcards):
     return TUNED_SOURCES[wildcards.tuned].settings()
 
 
+def tune_recipe(wildcards):
+    """The recipe without the trajectory: adding a point changes no tuning job."""
+    return {key: value for key, value in config["tune"].items() if key != "trajectory"}
+
+
 def tune_settings(wildcards):
-    return config["tune"]
+    """The recipe, and with a trajectory the order to keep every checkpoint (the points start
+    from them); without one the params are the recipe alone, as before trajectories existed.
+    """
+    settings = tune_recipe(wildcards)
+    if config["tune"]["trajectory"]:
+        settings["keep_checkpoints"] = True
+    return settings
+
+
+def final_adapter(wildcards):
+    return paths.adapter(wildcards.tuned, ROOT)
 
 
 def tune_checkpoints(wildcards):
@@ -263,6 +302,7 @@ def compare_runtime(wildcards, attempt):
 # Which tables and figures the study has (and their rows) is derived once from the study, so the
 # rules' outputs and the writers agree. Both rules read every score and comparison file.
 RESULTS_LAYOUT = results_layout(STUDY)
+TRAJECTORY_LAYOUT = trajectory_layout(STUDY)
 
 
 def results_targets():
@@ -270,6 +310,8 @@ def results_targets():
         *table_files(RESULTS_LAYOUT, ROOT),
         *changes_files(RESULTS_LAYOUT, ROOT),
         *figure_files(RESULTS_LAYOUT, ROOT),
+        *trajectory_table_files(TRAJECTORY_LAYOUT, ROOT),
+        *trajectory_figure_files(TRAJECTORY_LAYOUT, ROOT),
     ]
 
 
@@ -346,4 +388,57 @@ def figure_outputs():
             if path.endswith(".png"):
                 path = _in_report(path, caption, "Figures", subcategory, labels)
             outputs.append(path)
+    return outputs
+
+
+# --- trajectory ------------------------------------------------------------------------------
+
+
+def trajectory_layout_settings(wildcards):
+    return TRAJECTORY_LAYOUT
+
+
+def trajectory_scores(wildcards):
+    return [paths.scores(model, ROOT) for model in trajectory_models(TRAJECTORY_LAYOUT)]
+
+
+def trajectory_comparisons(wildcards):
+    return [
+        paths.comparison(pair, ROOT) for pair in trajectory_pairs(TRAJECTORY_LAYOUT)
+    ]
+
+
+def trajectory_adapter_folders(wildcards):
+    return trajectory_adapters(TRAJECTORY_LAYOUT)
+
+
+def trajectory_table_outputs():
+    """The trajectory and forgetting tables, their HTML in the report."""
+    outputs = []
+    for name in TRAJECTORY_LAYOUT["tables"]:
+        labels = {"table": name, "content": name}
+        outputs += [
+            (
+                _in_report(path, f"{name}.rst", "Tables", "Trajectory", labels)
+                if path.endswith(".html")
+                else path
+            )
+            for path in paths.table_files(name, ROOT)
+        ]
+    return outputs
+
+
+def trajectory_figure_outputs():
+    """The trajectory and forgetting figures, their PNG in the report."""
+    outputs = []
+    for name in TRAJECTORY_LAYOUT["figures"]:
+        labels = {"figure": name}
+        outputs += [
+            (
+                _in_report(path, f"figure_{name}.rst", "Figures", "Trajectory", labels)
+                if path.endswith(".png")
+                else path
+            )
+            for path in paths.figure_files(name, ROOT)
+        ]
     return outputs

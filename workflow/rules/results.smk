@@ -6,6 +6,7 @@
 localrules:
     write_tables,
     plot_figures,
+    write_trajectory,
 
 
 rule write_tables:
@@ -50,3 +51,31 @@ rule plot_figures:
         layout=results_layout_settings,
     script:
         "../../scripts/plot_figures.py"
+
+
+# Toxicity along each tuning run and the forgetting positions: from the score files, the
+# instruct-vs-point comparisons, and the adapters' training records (the step of each point).
+if TRAJECTORY_LAYOUT["tables"]:
+
+    rule write_trajectory:
+        input:
+            scores=trajectory_scores,
+            comparisons=trajectory_comparisons,
+            adapters=trajectory_adapter_folders,
+        output:
+            tables=trajectory_table_outputs(),
+            figures=trajectory_figure_outputs(),
+        log:
+            paths.log("write_trajectory", root=ROOT),
+        benchmark:
+            paths.benchmark("write_trajectory", root=ROOT)
+        conda:
+            "../../envs/data.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        params:
+            layout=trajectory_layout_settings,
+        script:
+            "../../scripts/write_trajectory.py"

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from finetox.trajectory import point_labels, point_title
+
 # An evaluated model is a model entry in one prompt format. Raw keeps the plain slug (the
 # paper's paths); other formats get a suffix, so their outputs never overwrite raw ones.
 FORMAT_SUFFIX = {"raw": "", "chat_template": "--chat"}
@@ -37,6 +39,7 @@ class ModelSpec:
     runtime: int | None = None
     load_in_4bit: bool | str = False  # "as_trained" for Dolly models: the adapter's record decides
     adapter: str | None = None  # Dolly slug whose adapter is loaded on top of the source
+    point: str | None = None  # a trajectory point of that Dolly run (finetox.trajectory), if one
 
     def settings(self) -> dict[str, Any]:
         """Only this model's settings: what a per-model rule receives through params."""
@@ -113,7 +116,24 @@ def _spec(
     return ModelSpec(**values)
 
 
-def family_models(family: str, spec: dict, generation: dict) -> Iterator[ModelSpec]:
+def _trajectory_specs(
+    instruct: dict, family: str, fmt: str, generation: dict, trajectory: dict | None
+) -> Iterator[ModelSpec]:
+    """One model per point of the Dolly run before its end (the final adapter is the Dolly model)."""
+    dolly = instruct["slug"] + DOLLY_SUFFIX
+    for label in point_labels(trajectory):
+        slug = f"{dolly}-{label}"
+        yield _spec(
+            instruct, family, "trajectory", fmt, generation,
+            name=slug + FORMAT_SUFFIX[fmt], slug=slug,
+            label=f"{_default_label(instruct)} + Dolly LoRA, {point_title(label)}",
+            load_in_4bit="as_trained", adapter=dolly, point=label,
+        )  # fmt: skip
+
+
+def family_models(
+    family: str, spec: dict, generation: dict, trajectory: dict | None = None
+) -> Iterator[ModelSpec]:
     """The models of one (validated, default-filled) family, derived ones included."""
     instruct = spec.get("instruct")
     for role in ("base", "instruct"):
@@ -133,6 +153,7 @@ def family_models(family: str, spec: dict, generation: dict) -> Iterator[ModelSp
                 label=f"{_default_label(instruct)} + Dolly LoRA",
                 load_in_4bit="as_trained", adapter=slug,
             )  # fmt: skip
+            yield from _trajectory_specs(instruct, family, fmt, generation, trajectory)
         if spec.get("quant_control"):
             slug = instruct["slug"] + QUANT_SUFFIX
             yield _spec(

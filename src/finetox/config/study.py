@@ -53,6 +53,10 @@ class Study:
                 sources[spec.slug] = self._instruct_of(spec.family)
         return sources
 
+    def trajectory_points(self) -> dict[str, ModelSpec]:
+        """Trajectory model slug -> its spec (one point job each, whatever its prompt formats)."""
+        return {spec.slug: spec for spec in self.models.values() if spec.role == "trajectory"}
+
     def generation_settings(self) -> dict[str, Any]:
         """The generation keys every model shares (max_new_tokens, max_batch_size); the keys a
         model may override reach generation only through its ModelSpec.settings()."""
@@ -104,7 +108,7 @@ def build_study(config: dict) -> Study:
     generation = config["generation"]
     models: dict[str, ModelSpec] = {}
     for family, spec in config["families"].items():
-        for model in family_models(family, spec, generation):
+        for model in family_models(family, spec, generation, config["tune"]["trajectory"]):
             models[model.name] = model
     requested = [
         *(

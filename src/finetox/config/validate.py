@@ -52,7 +52,18 @@ def validate(
     problems.extend(_slug_problems(config))
     problems.extend(_classifier_problems(config, workdir, buildable))
     problems.extend(_data_source_problems(config, workdir))
+    problems.extend(_trajectory_problems(config))
     return list(dict.fromkeys(problems))
+
+
+def _trajectory_problems(config: dict) -> Iterator[str]:
+    """A trajectory needs a tuning run to follow."""
+    tune = config.get("tune")
+    families = config.get("families")
+    if not isinstance(tune, dict) or not tune.get("trajectory") or not isinstance(families, dict):
+        return
+    if not any(isinstance(spec, dict) and spec.get("dolly") for spec in families.values()):
+        yield "tune.trajectory: no family has a Dolly model, so there is no tuning run to follow"
 
 
 def _superseded(problems: Iterable[str], clearer: list[str]) -> Iterator[str]:

@@ -33,14 +33,18 @@ Decisions the paper leaves open, recorded in every adapter's training record:
   projections (Phi-3: `qkv_proj`, `gate_up_proj`) get the fused layer for its parts.
 - Checkpoints every `save_steps` optimizer steps go to a folder beside the adapter; a rerun with
   the same settings resumes from the last complete one, and they are removed once the adapter is
-  in place.
+  in place, unless the run has a trajectory (`tune.trajectory`): then every checkpoint is kept,
+  and each point's adapter (`tune_point`) is copied from the checkpoint at its step, or trained
+  on to its step from the nearest earlier one with the run's own schedule.
 
 Modules: settings (the tune section, the resolved recipe), data (Dolly records), render
 (records as training sequences), model (target modules, 4-bit base, LoRA), training (Trainer,
-checkpoints, loss curve), run (`tune_file`: the stage, files in and out).
+checkpoints, loss curve), run (`tune_file`: the stage, files in and out), point (`tune_point`:
+one point of a finished run's trajectory).
 """
 
+from finetox.tune.point import tune_point
 from finetox.tune.run import LOSS_CSV, tune_file
 from finetox.tune.settings import resolve_recipe, tune_settings
 
-__all__ = ["LOSS_CSV", "resolve_recipe", "tune_file", "tune_settings"]
+__all__ = ["LOSS_CSV", "resolve_recipe", "tune_file", "tune_point", "tune_settings"]

@@ -33,7 +33,7 @@ log = logging.getLogger("finetox.tune")
 LOSS_CSV = "loss.csv"
 
 
-def _training_data(model: dict[str, Any], recipe: dict[str, Any]):
+def load_training_data(model: dict[str, Any], recipe: dict[str, Any]):
     """(Dolly data, tokenizer, training sequences) for `model` as the recipe says."""
     from finetox.loading import load_tokenizer
 
@@ -94,7 +94,7 @@ def _training_record(
     }
 
 
-def _place(folder: Path, out: Path) -> None:
+def place_folder(folder: Path, out: Path) -> None:
     """Move the finished folder into place; an existing non-empty result is never replaced."""
     if out.exists():
         if out.is_dir() and not any(out.iterdir()):
@@ -122,7 +122,7 @@ def _save(
         record["timings"] = {k: round(v, 2) for k, v in timings.items()}
         write_json(record, staging / TRAINING_RECORD)
         apply_umask(staging)  # mkdtemp made it private (0700), safetensors its weights (0600)
-        _place(staging, out)
+        place_folder(staging, out)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
@@ -190,7 +190,7 @@ def _tune(
     recipe = resolve_recipe(settings, cuda=on.type == "cuda")
 
     tick = time.time()
-    data, tokenizer, training_data = _training_data(model, recipe)
+    data, tokenizer, training_data = load_training_data(model, recipe)
     timings["data_s"] = time.time() - tick
     tick = time.time()
     base = load_base_for_training(model, recipe, on)
@@ -203,7 +203,7 @@ def _tune(
     tick = time.time()
     trainer, output = train(
         peft_model, tokenizer, training_data, recipe, checkpoints,
-        resume_from=resume_from, callbacks=callbacks, on=on,
+        resume_from=resume_from, callbacks=callbacks, on=on, keep_all=keep_checkpoints,
     )  # fmt: skip
     timings["train_s"] = time.time() - tick
     curve = loss_curve(trainer.state.log_history)

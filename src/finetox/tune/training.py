@@ -16,7 +16,7 @@ import torch
 
 from finetox.io import UserError
 from finetox.logs import progress_interval
-from finetox.resume import open_resumable
+from finetox.resume import open_resumable, stamp_matches
 from finetox.tune.render import IGNORE_INDEX, Example, TrainingData
 
 log = logging.getLogger("finetox.tune")
@@ -40,7 +40,12 @@ class _ExampleDataset(torch.utils.data.Dataset):
         }
 
 
-def training_arguments(recipe: dict[str, Any], checkpoints: str | os.PathLike, on: torch.device):
+def training_arguments(
+    recipe: dict[str, Any],
+    checkpoints: str | os.PathLike,
+    on: torch.device,
+    keep_all: bool = False,
+):
     from transformers import TrainingArguments
 
     from finetox.loading import resolve_dtype
@@ -62,7 +67,7 @@ def training_arguments(recipe: dict[str, Any], checkpoints: str | os.PathLike, o
         "logging_steps": 1,
         "save_strategy": "steps",
         "save_steps": recipe["save_steps"],
-        "save_total_limit": 2,
+        "save_total_limit": None if keep_all else 2,
         "report_to": [],
         "remove_unused_columns": False,
         "use_cpu": on.type == "cpu",
@@ -105,6 +110,22 @@ def last_complete_checkpoint(folder: str | os.PathLike) -> Path | None:
     return Path(last) if last else None
 
 
+def checkpoints_of_run(folder: str | os.PathLike, fingerprint: dict) -> dict[int, Path]:
+    """Step -> complete checkpoint, of the run `fingerprint` describes; read only: {} when the
+    folder is missing or holds another run's checkpoints."""
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    folder = Path(folder)
+    if not stamp_matches(folder, fingerprint):
+        return {}
+    found = {}
+    for path in folder.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        step = path.name.rsplit("-", 1)[1]
+        if step.isdigit() and (path / TRAINER_STATE).exists():
+            found[int(step)] = path
+    return dict(sorted(found.items()))
+
+
 def prepare_checkpoints(folder: str | os.PathLike, fingerprint: dict) -> Path | None:
     """The checkpoint to resume from, if the folder belongs to the same run; else it is cleared."""
     open_resumable(folder, fingerprint)
@@ -125,15 +146,16 @@ def train(
     resume_from: str | os.PathLike | None = None,
     callbacks: Sequence[Any] = (),
     on: torch.device | None = None,
+    keep_all: bool = False,
 ):
-    """Run the Trainer; returns (trainer, TrainOutput)."""
+    """Run the Trainer; returns (trainer, TrainOutput). `keep_all` keeps every checkpoint."""
     from transformers import DataCollatorForSeq2Seq, Trainer
 
     on = on or next(model.parameters()).device
     collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
     trainer = Trainer(
         model=model,
-        args=training_arguments(recipe, checkpoints, on),
+        args=training_arguments(recipe, checkpoints, on, keep_all),
         train_dataset=_ExampleDataset(data.examples),
         data_collator=collator,
         processing_class=tokenizer,
