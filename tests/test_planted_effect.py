@@ -17,6 +17,11 @@ import pytest
 
 from finetox.config import load_study, load_yaml
 from finetox.results import changes_files, figure_files, results_layout, table_files
+from finetox.results.trajectory_layout import (
+    trajectory_figure_files,
+    trajectory_layout,
+    trajectory_table_files,
+)
 from tests.workflow_runs import DEMO_RESULTS, failure, snakemake
 
 pytestmark = pytest.mark.slow
@@ -51,6 +56,35 @@ def test_the_demo_writes_every_table_and_figure(demo_run, layout):
     files = [table_files, figure_files, changes_files]
     for path in [path for of in files for path in of(layout, DEMO_RESULTS)]:
         assert (demo_run / path).stat().st_size > 0, path
+    study = load_study(load_yaml(demo_run / "config/demo.yaml"), workdir=demo_run)
+    trajectory = trajectory_layout(study)
+    assert trajectory["tables"] == ["trajectory", "forgetting"]
+    files = trajectory_table_files(trajectory, DEMO_RESULTS)
+    for path in files + trajectory_figure_files(trajectory, DEMO_RESULTS):
+        assert (demo_run / path).stat().st_size > 0, path
+
+
+def test_the_trajectory_rises_with_training(demo_run):
+    """Planted: the Dolly data use the lexicon, so the run's toxic rate climbs from the instruct
+    model's (step 0) and its last point is credibly above step 0."""
+    total = read(demo_run, "trajectory").query("subset == 'total'")
+    assert list(total["step"]) == [0, 5, 10, 20, 30]
+    assert list(total["point"]) == ["instruct", "step-5", "step-10", "step-20", "final"]
+    last, start = total.iloc[-1], total.iloc[0]
+    assert last["paired_verdict"] == "increase"
+    assert last["hdi_low_pct"] > start["hdi_high_pct"]
+    assert total["pct"].iloc[-1] > total["pct"].iloc[1] >= total["pct"].iloc[0]
+
+
+def test_forgetting_positions_of_the_demo(demo_run):
+    frame = read(demo_run, "forgetting").query("subset == 'total'").set_index("model")
+    assert frame["defined"].all()  # the base model is far more toxic than the instruct one
+    for model in ("tiny-instruct-dolly", "tiny-community-toxic"):
+        row = frame.loc[model]
+        assert row["position_hdi_low"] > 0 and row["position_hdi_high"] < 1, row
+    same = frame.loc["tiny-community-same"]
+    assert same["position_hdi_low"] <= 0 <= same["position_hdi_high"]
+    assert set(frame["kind"]) == {"dolly", "step", "community"}
 
 
 @pytest.mark.parametrize("pair", list(PLANTED))

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 NEW_SLUG = "tiny-community-again"
 AGGREGATE_RULES = set(
-    re.findall(r"^rule (\w+):", (REPO / "workflow/rules/results.smk").read_text(), re.M)
+    re.findall(r"^\s*rule (\w+):", (REPO / "workflow/rules/results.smk").read_text(), re.M)
 ) | {"all"}
 
 
@@ -113,6 +113,29 @@ def test_adding_a_community_model_reruns_only_its_jobs_and_the_aggregates(finish
     assert not changed, f"earlier outputs touched: {changed}"
     assert any(name.startswith("generations/") for name in unchanged_expected)
     assert f"scores/{new_model}.parquet" in after
+
+
+def test_adding_a_trajectory_point_runs_only_that_point(finished_demo):
+    """A new point starts from the finished run's kept checkpoints: no tuning job reruns, and
+    of the per-model jobs only the new point's run (its adapter, generation, scoring and
+    comparison with the instruct model)."""
+    root = finished_demo
+    config = demo_config(root)
+    config["tune"]["trajectory"]["steps"].append(15)
+    jobs = dry_run(root, write_config(root, config, "demo-point.yaml"))
+    per_model = sorted(
+        (job.rule, tuple(job.outputs)) for job in jobs.values() if job.rule not in AGGREGATE_RULES
+    )
+    point = "tiny-instruct-dolly-step-15"
+    assert per_model == sorted([
+        ("tune_point", (f"{DEMO_RESULTS}/tuned/trajectory/tiny-instruct-dolly/step-15",)),
+        ("generate", (f"{DEMO_RESULTS}/generations/{point}.parquet",)),
+        ("score", (f"{DEMO_RESULTS}/scores/{point}.parquet",)),
+        ("compare", tuple(
+            f"{DEMO_RESULTS}/comparisons/tiny-instruct__vs__{point}{ext}"
+            for ext in (".csv", ".nc", ".flips.csv", ".json")
+        )),
+    ]), per_model  # fmt: skip
 
 
 def test_per_model_jobs_get_only_their_own_models_settings(finished_demo):
