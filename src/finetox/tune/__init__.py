@@ -19,8 +19,8 @@ Decisions the paper leaves open, recorded in every adapter's training record:
 - The literal `<s>`: every sequence starts with exactly one beginning-of-sequence token. The text
   is tokenized without the tokenizer's own special tokens; where the tokenizer's bos token is
   `<s>` (Llama-2, Phi-3) the literal already is that bos and nothing is added, so there is no
-  double bos (trl's SFTTrainer tokenizes with special tokens on, so the authors' run likely had
-  two). Where the bos is another token (Gemma `<bos>`, Llama-3 `<|begin_of_text|>`), `<s>` stays
+  double bos (Unsloth's patch of trl's SFTTrainer turns trl's added special tokens off when the
+  text already starts with the bos, so the authors' run had one too). Where the bos is another token (Gemma `<bos>`, Llama-3 `<|begin_of_text|>`), `<s>` stays
   plain text as it did for the authors, and the tokenizer's own bos is put in front when the
   tokenizer adds one by itself.
 - `chat_template` renders the record with the model's own template: user turn = instruction, plus
