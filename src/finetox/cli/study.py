@@ -87,6 +87,30 @@ def _demo_data(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
+def _trajectory_outputs(study, args, scores_dir, comparisons_dir) -> list:
+    """The trajectory and forgetting tables (and figures), where the study has them."""
+    from finetox.results.trajectory import write_trajectory
+    from finetox.results.trajectory_layout import (
+        trajectory_adapters,
+        trajectory_layout,
+        trajectory_models,
+        trajectory_pairs,
+    )
+
+    layout = trajectory_layout(study)
+    if not layout["tables"]:
+        return []
+    root = study.results_dir
+    return write_trajectory(
+        layout,
+        scores=[scores_dir / f"{model}.parquet" for model in trajectory_models(layout)],
+        comparisons=[comparisons_dir / f"{pair}.csv" for pair in trajectory_pairs(layout)],
+        adapters=trajectory_adapters(layout),
+        tables_dir=args.tables or paths.tables_dir(root),
+        figures_dir=None if args.no_figures else args.figures or paths.figures_dir(root),
+    )
+
+
 @command("results", "write the tables and figures from finished score and comparison files")
 def _results(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="config/config.yaml", help="the study config")
@@ -126,6 +150,7 @@ def _results(parser: argparse.ArgumentParser) -> None:
 
             figures = args.figures or paths.figures_dir(root)
             written += plot_figures(layout, scores, comparisons, figures)
+        written += _trajectory_outputs(study, args, scores_dir, comparisons_dir)
         for path in written:
             print(path)
         return 0

@@ -251,7 +251,7 @@ def write_trajectory_tables(
             table, trajectory_display(table, layout), out_dir / "trajectory",
             TRAJECTORY_CAPTION, TRAJECTORY_NOTE.format(hdi=hdi),
         )  # fmt: skip
-        log.info("trajectory: %d lines, %d rows", table["family"].nunique(), len(table))
+        log.info("trajectory: %d tuning runs, %d rows", table["family"].nunique(), len(table))
     if "forgetting" in layout["tables"]:
         table = forgetting_table(layout, inputs)
         defined = table[table["defined"]]
@@ -276,11 +276,14 @@ def write_trajectory(
     comparisons: Iterable[str | os.PathLike],
     adapters: Iterable[str | os.PathLike],
     tables_dir: str | os.PathLike,
-    figures_dir: str | os.PathLike,
+    figures_dir: str | os.PathLike | None,
 ) -> list[Path]:
-    """The trajectory and forgetting tables and figures the layout names."""
-    from finetox.results.trajectory_figures import plot_trajectory_figures
-
+    """The trajectory and forgetting tables and figures the layout names (no figures without a
+    `figures_dir`)."""
     inputs = load_trajectory_inputs(layout, scores, comparisons, adapters)
     written = write_trajectory_tables(layout, inputs, tables_dir)
+    if figures_dir is None:
+        return written
+    from finetox.results.trajectory_figures import plot_trajectory_figures
+
     return written + plot_trajectory_figures(layout, inputs, figures_dir)
