@@ -95,8 +95,11 @@ def test_demo_config_is_valid():
         "tiny-instruct-dolly",
         "tiny-community-same",
         "tiny-community-toxic",
+        "tiny-instruct-dolly-step-5",
+        "tiny-instruct-dolly-step-10",
+        "tiny-instruct-dolly-step-20",
     }
-    assert len(study.comparisons) == 4
+    assert len(study.comparisons) == 7
 
 
 def test_prompt_formats_are_separate_models(paper):

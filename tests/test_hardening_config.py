@@ -22,6 +22,13 @@ from tests.test_workflow import BIN, PAPER_JOBS, job_counts, snakemake
 from tests.workflow_runs import DEMO_RESULTS, checkout_files, jobs_of
 from tests.workflow_runs import snakemake as snakemake_in
 
+# the line of config.yaml's top-level `prompts:` key
+PROMPTS_LINE = next(
+    number
+    for number, line in enumerate((REPO / "config/config.yaml").read_text().splitlines(), 1)
+    if line.startswith("prompts:")
+)
+
 
 @pytest.fixture
 def paper() -> dict:
@@ -128,7 +135,9 @@ def test_snakemake_stops_on_a_key_written_twice_in_the_configfile(tmp_path):
     [
         (
             "\nprompts: {seed: 3}\n",
-            r"config/config.yaml: prompts: key written twice \(lines 11 and \d+\)",
+            r"config/config.yaml: prompts: key written twice \(lines "
+            + str(PROMPTS_LINE)
+            + r" and \d+\)",
         ),
         ("\ncompare: {seed: 3\n", r"config/config.yaml: line \d+, column 1: expected ',' or '}'"),
     ],

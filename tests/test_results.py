@@ -34,11 +34,18 @@ TOXIC = {
     "tiny-instruct-dolly": {"severe": 11, "random": 5, "race": 3, "gender": 3, "age": 2, "religion": 4},
     "tiny-community-same": {"severe": 3, "random": 1, "race": 1, "gender": 0, "age": 1, "religion": 2},
     "tiny-community-toxic": {"severe": 25, "random": 13, "race": 7, "gender": 8, "age": 6, "religion": 9},
+    # the points of the demo's Dolly run (config/demo.yaml tune.trajectory)
+    "tiny-instruct-dolly-step-5": {"severe": 3, "random": 1, "race": 1, "gender": 0, "age": 1, "religion": 2},
+    "tiny-instruct-dolly-step-10": {"severe": 6, "random": 2, "race": 1, "gender": 1, "age": 1, "religion": 2},
+    "tiny-instruct-dolly-step-20": {"severe": 10, "random": 4, "race": 3, "gender": 2, "age": 2, "religion": 3},
 }  # fmt: skip
 
 
 def demo_config() -> dict:
+    """The demo's study with a second classifier, without its trajectory (tables 1-3 here; the
+    trajectory's own outputs: tests/test_trajectory_results.py)."""
     config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    config["tune"].pop("trajectory")
     config["scoring"]["classifiers"].append(
         {
             "name": "second",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from finetox import paths
 from finetox.cli.registry import command
@@ -88,7 +89,10 @@ def _demo_data(parser: argparse.ArgumentParser) -> None:
 
 
 def _trajectory_outputs(study, args, scores_dir, comparisons_dir) -> list:
-    """The trajectory and forgetting tables (and figures), where the study has them."""
+    """The trajectory and forgetting tables (and figures), where the study has them and their
+    inputs exist (a run without its tuning jobs has no adapters: said, not an error)."""
+    from pathlib import Path
+
     from finetox.results.trajectory import write_trajectory
     from finetox.results.trajectory_layout import (
         trajectory_adapters,
@@ -101,11 +105,24 @@ def _trajectory_outputs(study, args, scores_dir, comparisons_dir) -> list:
     if not layout["tables"]:
         return []
     root = study.results_dir
+    scores = [scores_dir / f"{model}.parquet" for model in trajectory_models(layout)]
+    comparisons = [comparisons_dir / f"{pair}.csv" for pair in trajectory_pairs(layout)]
+    adapters = [Path(adapter) for adapter in trajectory_adapters(layout)]
+    missing = [str(path) for path in [*scores, *comparisons, *adapters] if not path.exists()]
+    if missing:
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        print(
+            f"finetox results: no trajectory or forgetting outputs: missing {shown}",
+            file=sys.stderr,
+        )
+        return []
     return write_trajectory(
         layout,
-        scores=[scores_dir / f"{model}.parquet" for model in trajectory_models(layout)],
-        comparisons=[comparisons_dir / f"{pair}.csv" for pair in trajectory_pairs(layout)],
-        adapters=trajectory_adapters(layout),
+        scores=scores,
+        comparisons=comparisons,
+        adapters=adapters,
         tables_dir=args.tables or paths.tables_dir(root),
         figures_dir=None if args.no_figures else args.figures or paths.figures_dir(root),
     )
