@@ -59,12 +59,17 @@ def versions() -> dict[str, str]:
     return found
 
 
+def hub_token() -> str | None:
+    """The hub token from the environment, if any (never logged)."""
+    return os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN") or None
+
+
 def hub_kwargs(revision: str | None = None, trust_remote_code: bool = False) -> dict[str, Any]:
     """Arguments every from_pretrained call gets; the token comes from the environment."""
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     if revision:
         kwargs["revision"] = revision
-    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
+    token = hub_token()
     if token:
         kwargs["token"] = token
     return kwargs
@@ -227,10 +232,13 @@ def load_causal_lm(
     trust_remote_code: bool = False,
     load_in_4bit: bool | str = False,
     adapter: str | os.PathLike | None = None,
+    adapter_revision: str | None = None,
     on: torch.device | None = None,
 ):
     """A causal LM ready for inference: on `on` (default: CUDA if present), eval mode,
-    with the LoRA adapter applied (not merged) when one is given."""
+    with the LoRA adapter (a folder, or a hub id at `adapter_revision`) applied, not merged.
+    A model whose config carries its own quantization (Unsloth's bnb-4bit repos) is placed by
+    transformers, on the GPU when there is one."""
     from transformers import AutoModelForCausalLM
 
     check_model_folder(source, tokenizer=False)
@@ -249,11 +257,15 @@ def load_causal_lm(
         f", adapter {adapter}" if adapter else "",
     )
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, **kwargs)
-    if not quantized:
+    if getattr(model, "is_quantized", False) and not quantized:
+        log.info("%s is quantized by its own config (quantization_config)", source)
+    elif not quantized:
         model.to(on)
     if adapter:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(adapter))
+        adapter_kwargs = hub_kwargs(adapter_revision)
+        del adapter_kwargs["trust_remote_code"]  # an adapter runs no code of its own
+        model = PeftModel.from_pretrained(model, str(adapter), **adapter_kwargs)
     model.eval()
     return model

@@ -22,6 +22,15 @@ class Kind:
     title: str
     roles: tuple[str, str] | None  # (role of a, role of b) in a family; None: pairs from config
     figure_number: int | None  # the workflow's figure number, where the kind has one
+    # more roles of b in the same table, each with a comparisons switch of its own: (role, switch)
+    more_b_roles: tuple[tuple[str, str], ...] = ()
+
+    def arms(self) -> list[tuple[str, str, str]]:
+        """(switch, role of a, role of b) of each derived pair of this kind, in table order."""
+        if self.roles is None:
+            return []
+        role_a, role_b = self.roles
+        return [(self.name, role_a, role_b), *((s, role_a, b) for b, s in self.more_b_roles)]
 
 
 KINDS = {
@@ -40,6 +49,8 @@ KINDS = {
             "Table 2: instruct models vs the same models tuned with LoRA on Dolly",
             ("instruct", "dolly"),
             2,
+            # the authors' published Dolly models, opt-in, beside the retrained ones
+            (("dolly_published", "instruct_vs_dolly_published"),),
         ),
         Kind(
             "instruct_vs_community",

@@ -118,6 +118,11 @@ def _generate(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--trust-remote-code", action="store_true")
     parser.add_argument(
+        "--layout", choices=["detect", "adapter", "full"],
+        help="MODEL is a published model: a LoRA adapter loaded on the base its "
+        "adapter_config.json names, or full weights; detect: from its files",
+    )  # fmt: skip
+    parser.add_argument(
         "--load-in-4bit", default="as_trained", choices=["as_trained", "yes", "no"],
         help="4-bit base model; as_trained: as the adapter's training record says (default)",
     )  # fmt: skip
@@ -152,6 +157,7 @@ def _generate(parser: argparse.ArgumentParser) -> None:
             dtype=args.dtype,
             trust_remote_code=args.trust_remote_code,
             load_in_4bit={"yes": True, "no": False}.get(args.load_in_4bit, "as_trained"),
+            layout=args.layout,
             max_new_tokens=args.max_new_tokens,
             batch_size=args.batch_size,
             max_batch_size=args.max_batch_size,

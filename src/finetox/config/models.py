@@ -12,6 +12,7 @@ from finetox.trajectory import point_labels, point_title
 # paper's paths); other formats get a suffix, so their outputs never overwrite raw ones.
 FORMAT_SUFFIX = {"raw": "", "chat_template": "--chat"}
 DOLLY_SUFFIX = "-dolly"
+PUBLISHED_SUFFIX = "-dolly-published"  # the authors' published Dolly model (dolly_published)
 QUANT_SUFFIX = "-4bit"
 # generation keys a model entry may override: they reach generation through ModelSpec.settings()
 PER_MODEL_GENERATION_KEYS = ("prompt_format", "batch_size", "dtype", "stop")
@@ -40,10 +41,12 @@ class ModelSpec:
     load_in_4bit: bool | str = False  # "as_trained" for Dolly models: the adapter's record decides
     adapter: str | None = None  # Dolly slug whose adapter is loaded on top of the source
     point: str | None = None  # a trajectory point of that Dolly run (finetox.trajectory), if one
+    # published models: detect, adapter or full (finetox.weights_layout); None: load the source
+    layout: str | None = None
 
     def settings(self) -> dict[str, Any]:
         """Only this model's settings: what a per-model rule receives through params."""
-        return {
+        settings = {
             "name": self.name,
             "slug": self.slug,
             "family": self.family,
@@ -59,6 +62,9 @@ class ModelSpec:
             "batch_size": self.batch_size,
             "load_in_4bit": self.load_in_4bit,
         }
+        if self.layout is not None:  # only where set: a key new to every model's params would
+            settings["layout"] = self.layout  # make Snakemake rerun every generate job
+        return settings
 
 
 def model_entries(config: dict) -> Iterator[tuple[list[Any], str, str, dict]]:
@@ -164,3 +170,29 @@ def family_models(
     for entry in spec.get("community", []):
         for fmt in _formats(entry.get("prompt_format", generation["prompt_format"])):
             yield _spec(entry, family, "community", fmt, generation)
+
+
+def published_entry(value: Any) -> dict | None:
+    """A family's dolly_published as a mapping ({'id': ...} for a bare hub id); None if unset."""
+    if isinstance(value, str):
+        return {"id": value}
+    return value if isinstance(value, dict) else None
+
+
+def published_models(family: str, spec: dict, generation: dict) -> Iterator[ModelSpec]:
+    """The authors' published Dolly model of a (validated, default-filled) family, one per prompt
+    format of its instruct model unless it names its own: a model of its own, with its own
+    per-model settings (generation's by default, not the instruct model's)."""
+    instruct, entry = spec.get("instruct"), published_entry(spec.get("dolly_published"))
+    if not instruct or entry is None:
+        return
+    slug = instruct["slug"] + PUBLISHED_SUFFIX
+    entry = {**entry, "slug": slug}
+    formats = entry.get("prompt_format", instruct.get("prompt_format", generation["prompt_format"]))
+    for fmt in _formats(formats):
+        yield _spec(
+            entry, family, "dolly_published", fmt, generation,
+            label=entry.get("label", f"{_default_label(instruct)} + Dolly LoRA (authors' published)"),
+            params_b=entry.get("params_b", instruct.get("params_b")),
+            layout=entry.get("layout", "detect"),
+        )  # fmt: skip

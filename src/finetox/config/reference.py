@@ -89,7 +89,11 @@ def _reference_rows(
 def _contained_rows(
     resolved: dict, root: dict, path: str, seen: dict[str, str]
 ) -> Iterator[tuple[str, str, str, str]]:
-    """Rows of the objects a mapping's values (NAME) or a list's items hold."""
+    """Rows of the objects a mapping's values (NAME), a list's items or a choice's object form
+    (a hub id or a mapping) hold."""
+    for part in resolved.get("oneOf", []):
+        if object_properties(part, root):
+            yield from _reference_rows(part, root, path, seen)
     extra = resolved.get("additionalProperties")
     if isinstance(extra, dict) and object_properties(extra, root):
         yield from _reference_rows(extra, root, f"{path}.NAME", seen)

@@ -15,6 +15,7 @@ from finetox.config.models import (
     PER_MODEL_GENERATION_KEYS,
     ModelSpec,
     family_models,
+    published_models,
 )
 from finetox.config.schema import fill_defaults, load_schema, load_yaml
 from finetox.config.validate import ConfigError, validate
@@ -77,14 +78,13 @@ def _derived_comparisons(models: dict[str, ModelSpec], switches: dict) -> Iterat
     families = list(dict.fromkeys(spec.family for spec in models.values()))
     formats = list(dict.fromkeys(spec.prompt_format for spec in models.values()))
     for kind in KINDS.values():
-        if kind.roles is None or switches.get(kind.name, True) is False:
-            continue
-        role_a, role_b = kind.roles
+        arms = [arm for arm in kind.arms() if switches.get(arm[0], True) is not False]
         for family in families:
             for fmt in formats:
-                for a in by_role.get((family, role_a, fmt), []):
-                    for b in by_role.get((family, role_b, fmt), []):
-                        yield Pair(a.name, b.name, kind.name, family, fmt)
+                for _switch, role_a, role_b in arms:
+                    for a in by_role.get((family, role_a, fmt), []):
+                        for b in by_role.get((family, role_b, fmt), []):
+                            yield Pair(a.name, b.name, kind.name, family, fmt)
 
 
 def _extra_comparisons(
@@ -106,9 +106,12 @@ def build_study(config: dict) -> Study:
 
     Raises ConfigError when two requested pairs would share a name (and so their files)."""
     generation = config["generation"]
+    published = config["comparisons"].get("instruct_vs_dolly_published", False)
     models: dict[str, ModelSpec] = {}
     for family, spec in config["families"].items():
         for model in family_models(family, spec, generation, config["tune"]["trajectory"]):
+            models[model.name] = model
+        for model in published_models(family, spec, generation) if published else ():
             models[model.name] = model
     requested = [
         *(

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from finetox import paths
-from finetox.config.models import DOLLY_SUFFIX, FORMAT_SUFFIX, QUANT_SUFFIX, model_entries
+from finetox.config.models import (
+    DOLLY_SUFFIX,
+    FORMAT_SUFFIX,
+    PUBLISHED_SUFFIX,
+    QUANT_SUFFIX,
+    model_entries,
+    published_entry,
+)
 from finetox.config.schema import key_path, load_schema, schema_problems
 from finetox.errors import UserError
 from finetox.pairs import PAIR_SEPARATOR
@@ -42,12 +49,17 @@ def validate(
     workdir = Path(workdir)
     raw = raw if raw is not None else config
     # checks that say more than the schema's message about the same key replace it
-    clearer = [*_number_problems(raw), *_slug_name_problems(config)]
+    clearer = [
+        *_number_problems(raw),
+        *_slug_name_problems(config),
+        *_published_slug_problems(config),
+    ]
     problems = [*clearer, *_superseded(schema_problems(config, schema), clearer)]
     problems.extend(_results_dir_problems(config))
     buildable = _demo_buildable(config)
     for where, _family, _role, entry in model_entries(config):
         problems.extend(_source_problems(where, entry, workdir, buildable))
+    problems.extend(_published_problems(config, workdir, buildable))
     problems.extend(_family_problems(config, raw))
     problems.extend(_slug_problems(config))
     problems.extend(_classifier_problems(config, workdir, buildable))
@@ -127,12 +139,15 @@ def _results_dir_problems(config: dict) -> Iterator[str]:
 
 
 def _text_problems(where: list[Any], key: str, value: Any) -> Iterator[str]:
+    yield from _text_value_problems(key_path([*where, key]), value, hub_id=key == "id")
+
+
+def _text_value_problems(path: str, value: Any, hub_id: bool) -> Iterator[str]:
     if not isinstance(value, str):
         return
-    path = key_path([*where, key])
     if value != value.strip():
         yield f"{path}: {value!r} has leading or trailing whitespace"
-    elif key == "id" and not HUB_ID.match(value):
+    elif hub_id and not HUB_ID.match(value):
         yield f"{path}: {value!r} is not a hub id of the form owner/name (letters, digits, '.', '_', '-')"
 
 
@@ -214,6 +229,11 @@ def _no_instruct_problems(family: str, spec: dict) -> Iterator[str]:
             f"{key_path([*where, 'quant_control'])}: the 4-bit control is the instruct model, "
             f"but family '{family}' has none"
         )
+    if "dolly_published" in spec:
+        yield (
+            f"{key_path([*where, 'dolly_published'])}: the published Dolly model is compared "
+            f"with the instruct model, but family '{family}' has none"
+        )
     if "base" in spec:
         yield f"{key_path(where)}: family '{family}' lists a base model but no instruct model"
     if not any(k in spec for k in ("base", "community")):
@@ -262,7 +282,51 @@ def _slug_problems(config: dict) -> Iterator[str]:
             if spec.get(switch):
                 derived = f"{entry.get('slug')}{suffix}"
                 yield from claim(derived, f"{key_path(['families', family, switch])} (derived)")
+        if _publishes(config, spec):
+            derived = f"{entry.get('slug')}{PUBLISHED_SUFFIX}"
+            where = key_path(["families", family, "dolly_published"])
+            yield from claim(derived, f"{where} (derived)")
     yield from _extra_pair_problems(config, list(owners))
+
+
+def _publishes(config: dict, spec: dict) -> bool:
+    """Whether a family's published Dolly model is evaluated: listed, and the switch on."""
+    comparisons = config.get("comparisons")
+    switched_on = isinstance(comparisons, dict) and comparisons.get("instruct_vs_dolly_published")
+    return bool(switched_on) and published_entry(spec.get("dolly_published")) is not None
+
+
+def _published_problems(config: dict, workdir: Path, buildable: dict[str, str]) -> Iterator[str]:
+    """Each family's dolly_published, checked whether the switch is on or off (config.yaml lists
+    them all with it off), and a switch on with nothing to switch on."""
+    families = config.get("families")
+    listed = False
+    for family, spec in families.items() if isinstance(families, dict) else ():
+        value = spec.get("dolly_published") if isinstance(spec, dict) else None
+        where = ["families", family, "dolly_published"]
+        listed = listed or isinstance(value, (str, dict))
+        if isinstance(value, str):
+            yield from _text_value_problems(key_path(where), value, hub_id=True)
+        elif isinstance(value, dict):
+            yield from _source_problems(where, value, workdir, buildable)
+    comparisons = config.get("comparisons")
+    switched_on = isinstance(comparisons, dict) and comparisons.get("instruct_vs_dolly_published")
+    if switched_on and not listed:
+        yield (
+            "comparisons.instruct_vs_dolly_published: on, but no family lists "
+            "dolly_published (a hub id or a local folder of the authors' published model)"
+        )
+
+
+def _published_slug_problems(config: dict) -> Iterator[str]:
+    families = config.get("families")
+    for family, spec in families.items() if isinstance(families, dict) else ():
+        value = spec.get("dolly_published") if isinstance(spec, dict) else None
+        if isinstance(value, dict) and "slug" in value:
+            yield (
+                f"{key_path(['families', family, 'dolly_published', 'slug'])}: the published "
+                f"model's slug is derived ({{instruct slug}}{PUBLISHED_SUFFIX}); leave it out"
+            )
 
 
 def _extra_pair_problems(config: dict, slugs: list[str]) -> Iterator[str]:

@@ -44,6 +44,7 @@ from finetox.io import (
 from finetox.loading import folder_sha256, resolved_commit, versions
 from finetox.logs import progress_interval
 from finetox.resume import open_resumable, output_lock
+from finetox.weights_layout import LAYOUTS, WeightsLayout, detect_layout
 
 log = logging.getLogger("finetox.generation")
 
@@ -94,7 +95,9 @@ def model_settings(model: str | dict[str, Any], **defaults: Any) -> dict[str, An
     return settings
 
 
-def _check_settings(settings: dict[str, Any], adapter) -> None:
+def _check_settings(settings: dict[str, Any], adapter) -> WeightsLayout | None:
+    """Settings and sources checked before anything loads; a published model's layout (what
+    its files hold, finetox.weights_layout), or None for a model loaded as it is."""
     from finetox.config import HUB_ID
     from finetox.loading import check_model_folder
 
@@ -102,9 +105,17 @@ def _check_settings(settings: dict[str, Any], adapter) -> None:
         raise UserError(f"prompt_format {settings['prompt_format']!r}: use one of {PROMPT_FORMATS}")
     if settings["stop"] not in STOP_RULES:
         raise UserError(f"stop {settings['stop']!r}: use one of {STOP_RULES}")
-    source = settings["source"]
+    source, layout = settings["source"], settings.get("layout")
     if not Path(source).exists() and not HUB_ID.match(source):
         raise InputError(f"model {source!r}: no such folder, and not a hub id (owner/name)")
+    if layout is not None:
+        if layout not in LAYOUTS:
+            raise UserError(f"layout {layout!r}: use one of {LAYOUTS}")
+        if adapter is not None:
+            raise UserError(
+                f"model {source!r}: a published model (layout {layout}) takes no adapter"
+            )
+        return detect_layout(source, settings.get("revision"), layout)
     check_model_folder(source)
     if adapter is not None:
         if not Path(adapter).is_dir():
@@ -113,27 +124,35 @@ def _check_settings(settings: dict[str, Any], adapter) -> None:
             raise InputError(
                 f"adapter {str(adapter)!r}: no adapter_config.json (not a peft adapter)"
             )
+    return None
 
 
-def load_model(settings: dict[str, Any], adapter=None):
-    """(model, tokenizer) for generation: tokenizer padding on the left, model in eval mode."""
+def load_model(settings: dict[str, Any], adapter=None, layout: WeightsLayout | None = None):
+    """(model, tokenizer) for generation: tokenizer padding on the left, model in eval mode. A
+    published model loads as its `layout` says: a LoRA adapter on its base, or its weights, with
+    its own tokenizer or else the base's, at the commit its files were listed at."""
     from finetox.loading import load_causal_lm, load_tokenizer
 
-    source = settings["source"]
+    source, revision = settings["source"], settings.get("revision")
+    model_at, tokenizer_at, adapter_at = (source, revision), (source, revision), (adapter, None)
+    if layout is not None:
+        model_at, tokenizer_at = layout.model, layout.tokenizer
+        adapter_at = layout.adapter or (None, None)
     try:
         tokenizer = load_tokenizer(
-            source,
-            revision=settings.get("revision"),
+            tokenizer_at[0],
+            revision=tokenizer_at[1],
             trust_remote_code=settings.get("trust_remote_code", False),
             padding_side="left",
         )
         model = load_causal_lm(
-            source,
-            revision=settings.get("revision"),
+            model_at[0],
+            revision=model_at[1],
             dtype=settings.get("dtype", "auto"),
             trust_remote_code=settings.get("trust_remote_code", False),
             load_in_4bit=settings.get("load_in_4bit", False),
-            adapter=adapter,
+            adapter=adapter_at[0],
+            adapter_revision=adapter_at[1],
         )
     except OSError as error:  # not found, no access, no network: say which model
         raise UserError(f"model {source!r}: cannot be loaded: {error}") from error
@@ -160,9 +179,11 @@ def _folder_signature(folder: str | os.PathLike | None) -> list[list[Any]] | Non
     ]
 
 
-def _fingerprint(settings: dict[str, Any], adapter, prompts: pd.DataFrame, max_new_tokens) -> dict:
+def _fingerprint(
+    settings: dict[str, Any], adapter, prompts: pd.DataFrame, max_new_tokens, layout=None
+) -> dict:
     """Everything that changes the tokens (the batch size does not)."""
-    return {
+    fingerprint = {
         **{key: settings.get(key) for key in MODEL_KEYS},
         "prompt_format": settings["prompt_format"],
         "stop": settings["stop"],
@@ -172,6 +193,9 @@ def _fingerprint(settings: dict[str, Any], adapter, prompts: pd.DataFrame, max_n
         "adapter_files": _folder_signature(adapter),
         "prompts_sha256": frame_sha256(prompts),
     }
+    if layout is not None:  # only for published models: other models' parts stay valid
+        fingerprint["layout"] = layout.identity()
+    return fingerprint
 
 
 def _finished_rows(folder: Path) -> pd.DataFrame:
@@ -195,29 +219,37 @@ def _part_rows(prompt_ids: Sequence[str], continuations: Sequence[Continuation])
     )
 
 
-def run_record(settings: dict[str, Any], adapter, lm, tokenizer, max_new_tokens: int) -> dict:
+def run_record(
+    settings: dict[str, Any], adapter, lm, tokenizer, max_new_tokens: int, layout=None
+) -> dict:
     """What the loaded model resolved to: the eos ids the stop rule ends continuations at, the
     torch dtype the weights ran in, and the commit (hub) or content hash (folder) of the model
-    and of the adapter."""
+    and of the adapter; for a published model the commit is the published repository's, and
+    `layout` says what its files held and the base an adapter loaded on (with its commit)."""
     config = greedy_config(lm, tokenizer, max_new_tokens, settings["stop"])
-    return {
+    record = {
         "stop_ids": sorted(eos_ids(config)),
         "torch_dtype": str(lm.dtype).removeprefix("torch."),
-        "commit": resolved_commit(settings["source"], lm),
+        "commit": layout.commit if layout else resolved_commit(settings["source"], lm),
         "adapter_commit": "sha256:" + folder_sha256(adapter) if adapter else None,
     }
+    if layout is not None:
+        base_commit = resolved_commit(layout.base, lm) if layout.kind == "adapter" else None
+        in_4bit = bool(getattr(lm, "is_loaded_in_4bit", False))
+        record["layout"] = layout.record(base_commit=base_commit, loaded_in_4bit=in_4bit)
+    return record
 
 
 def _generate_parts(
     settings: dict[str, Any], adapter, todo: pd.DataFrame, parts: Path, *,
-    total: int, max_new_tokens: int, max_batch_size: int,
+    total: int, max_new_tokens: int, max_batch_size: int, layout: WeightsLayout | None,
 ) -> tuple[float, int]:  # fmt: skip
     """Generate the `todo` prompts, one part file per finished batch; (seconds, new tokens)."""
     from tqdm import tqdm
 
     name = settings["name"]
-    lm, tokenizer = load_model(settings, adapter)
-    record = run_record(settings, adapter, lm, tokenizer, max_new_tokens)
+    lm, tokenizer = load_model(settings, adapter, layout)
+    record = run_record(settings, adapter, lm, tokenizer, max_new_tokens, layout)
     # beside the batches: a rerun that finds every batch done reads it there
     (parts / LOADED).write_text(json.dumps(record, indent=1) + "\n")
     log.info("%s: %d prompts, %s format, at most %d new tokens, greedy, stop %s at ids %s, "
@@ -276,6 +308,7 @@ def _metadata(
     model["dtype_setting"] = model["dtype"]
     model["dtype"] = loaded.get("torch_dtype")
     model["commit"] = loaded.get("commit")
+    model["layout"] = loaded.get("layout")  # published models: adapter or full, and the base
     return {
         "model": model,
         "adapter": str(adapter) if adapter else None,
@@ -322,31 +355,35 @@ def generate_file(
     revision: str | None = None,
     trust_remote_code: bool = False,
     load_in_4bit: bool | str = False,
+    layout: str | None = None,
     threads: int | None = None,
 ) -> pd.DataFrame:
     """Greedy continuations of every prompt in `prompts`, written to `out` (Parquet, JSONL or
     CSV) in the prompt table's order. `model` is a hub id or folder, or a study model's settings
-    (whose values win over the keyword arguments). Finished batches are kept in `{out}.part/`
-    until the output is written, so a rerun after a kill continues where it stopped; a second
-    run on the same output while one runs refuses at once (the lock file `{out}.lock`)."""
+    (whose values win over the keyword arguments); `layout` (detect, adapter or full) marks a
+    published model, a LoRA adapter on its base or full weights (finetox.weights_layout).
+    Finished batches are kept in `{out}.part/` until the output is written, so a rerun after a
+    kill continues where it stopped; a second run on the same output while one runs refuses at
+    once (the lock file `{out}.lock`)."""
     settings = model_settings(
         model, batch_size=batch_size, prompt_format=prompt_format, stop=stop, dtype=dtype,
         revision=revision, trust_remote_code=trust_remote_code, load_in_4bit=load_in_4bit,
+        layout=layout,
     )  # fmt: skip
     out = Path(out)
-    _check_settings(settings, adapter)
+    weights_layout = _check_settings(settings, adapter)
     check_table_path(out)
     check_writable(out, "generations file")  # before the prompts are read or the model loaded
     with output_lock(out, "finetox generate"):  # one run per output: a second one refuses
         return _generate_file(
-            settings, prompts, out, adapter=adapter, max_new_tokens=max_new_tokens,
-            max_batch_size=max_batch_size, threads=threads,
+            settings, prompts, out, adapter=adapter, layout=weights_layout,
+            max_new_tokens=max_new_tokens, max_batch_size=max_batch_size, threads=threads,
         )  # fmt: skip
 
 
 def _generate_file(
     settings: dict[str, Any], prompts: str | os.PathLike, out: Path, *, adapter,
-    max_new_tokens: int, max_batch_size: int, threads: int | None,
+    layout: WeightsLayout | None, max_new_tokens: int, max_batch_size: int, threads: int | None,
 ) -> pd.DataFrame:  # fmt: skip
     """generate_file's work, under the output's lock."""
     import torch
@@ -355,7 +392,7 @@ def _generate_file(
     if threads:
         torch.set_num_threads(int(threads))
     frame = read_prompts(prompts)
-    open_resumable(parts, _fingerprint(settings, adapter, frame, max_new_tokens))
+    open_resumable(parts, _fingerprint(settings, adapter, frame, max_new_tokens, layout))
     done = _finished_rows(parts)
     done = done[done["prompt_id"].isin(frame["prompt_id"])]
     todo = frame[~frame["prompt_id"].isin(done["prompt_id"])].reset_index(drop=True)
@@ -365,8 +402,8 @@ def _generate_file(
     seconds, new_tokens = 0.0, 0
     if len(todo):
         seconds, new_tokens = _generate_parts(
-            settings, adapter, todo, parts,
-            total=len(frame), max_new_tokens=max_new_tokens, max_batch_size=max_batch_size,
+            settings, adapter, todo, parts, total=len(frame), max_new_tokens=max_new_tokens,
+            max_batch_size=max_batch_size, layout=layout,
         )  # fmt: skip
         done = _finished_rows(parts)
     result = _assemble(frame, done)

@@ -14,12 +14,13 @@ import pandas as pd
 
 from finetox.subsets import TOTAL, subset_label
 
-ROLE_ORDER = ("base", "instruct", "instruct_4bit", "dolly", "community")
+ROLE_ORDER = ("base", "instruct", "instruct_4bit", "dolly", "dolly_published", "community")
 ROLE_LABELS = {
     "base": "base",
     "instruct": "instruct",
     "instruct_4bit": "instruct, 4-bit",
     "dolly": "instruct + Dolly LoRA",
+    "dolly_published": "instruct + Dolly LoRA, the authors' published model",
     "community": "community",
 }
 VIEW_FIELDS = ("change", "hdi_low", "hdi_high", "p_increase", "p_equivalent", "verdict",
