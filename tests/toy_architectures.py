@@ -472,7 +472,7 @@ def greedy_runs(model, tokenizer, texts, max_new_tokens: int) -> list[list[int]]
     """Each text's greedy continuation, one at a time, run to the length limit (no eos)."""
     runs = []
     for text in texts:
-        ids = tokenizer(text, return_tensors="pt")["input_ids"]
+        ids = tokenizer(text, return_tensors="pt")["input_ids"].to(model.device)
         with torch.no_grad():
             for _ in range(max_new_tokens):
                 next_id = model(input_ids=ids).logits[:, -1].argmax(-1, keepdim=True)
