@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 
 import numpy as np
@@ -20,6 +21,7 @@ from finetox.generation import generate, generate_file, load_model, model_settin
 from finetox.generation.decoding import PROMPT_FORMATS, STOP_RULES, eos_ids, greedy_config
 from finetox.io import parquet_metadata
 from finetox.loading import load_causal_lm, load_tokenizer
+from finetox.logs import quiet_libraries
 from finetox.scoring import ClassifierSpec, load_classifier, score_file, score_texts
 from finetox.tune import tune_file
 from finetox.tune.data import load_dolly
@@ -320,6 +322,23 @@ def test_the_stop_rules_end_continuations_at_their_documented_ids(loaded, name):
     assert (continuations["tokenizer_eos"] != continuations["generation_config"]) == rules_differ
     for continuation in continuations["tokenizer_eos"]:
         assert not any(token in continuation.generation for token in special_tokens(name))
+
+
+def test_llama2s_max_length_is_not_logged_at_every_batch(loaded):
+    """Llama-2's generation_config.json sets max_length 4096, and transformers says at every
+    generate call (one per batch) that max_new_tokens wins over it; the rules' logs drop that."""
+    model, tokenizer = loaded("llama-2")
+    assert model.generation_config.max_length == 4096
+    quiet_libraries()
+    logger, records = logging.getLogger("transformers.generation.utils"), []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        generate(model, tokenizer, PROMPTS, max_new_tokens=4, batch_size=2)
+    finally:
+        logger.removeHandler(handler)
+    assert [r.getMessage() for r in records if "max_length" in r.getMessage()] == []
 
 
 # ---------------------------------------------------------------------------------------------
