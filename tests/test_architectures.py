@@ -225,6 +225,8 @@ def test_the_chat_template_labels_exactly_the_response_and_its_end_of_turn(toys,
     """loss_on response with the model's own template: the labelled tokens are the response and
     the tokens the template closes the turn with, nothing of the prompt."""
     tokenizer = load_tokenizer(str(toys[name]), padding_side="right")
+    specials = token_ids(tokenizer, FAMILIES[name])
+    closing = {specials[token] for token in special_tokens(name)}
     records = load_dolly({"path": str(dolly)}).records.iloc[:3]
     settings = {**section_defaults("tune"), "format": "chat_template", "loss_on": "response"}
     examples = build_training_data(records, tokenizer, settings).examples
@@ -232,6 +234,7 @@ def test_the_chat_template_labels_exactly_the_response_and_its_end_of_turn(toys,
         labelled = [t for t in example.labels if t != IGNORE_INDEX]
         first = example.labels.index(labelled[0])
         assert example.input_ids[first:] == labelled  # one stretch, to the end
+        assert closing & set(labelled)  # the end of turn: what teaches the model to stop
         text = tokenizer.decode(labelled, skip_special_tokens=True)
         assert text.strip() == response.strip()
 
