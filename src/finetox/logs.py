@@ -26,6 +26,11 @@ LIBRARY_LOG_NOTICES = {
     "bitsandbytes.backends.cpu.ops": r"Failed to load CPU gemm_4bit_forward from kernels-community",
     # ArviZ's preview namespace says at import which of its refactored packages it found
     "arviz.preview": r"arviz_(base|stats|plots) (not installed|available)",
+    # transformers, at every generate() call (each batch) of a model whose generation_config.json
+    # sets max_length (Llama-2's: 4096): the max_new_tokens finetox always sets wins. Clearing
+    # max_length in the greedy config does not stop it: generate refills unset values from the
+    # model's own generation config
+    "transformers.generation.utils": r"Both `max_new_tokens` \(=\d+\) and `max_length`",
 }
 # Warnings, (category, message pattern, module pattern): the module is where the library's own
 # code issues the warning, so the same message from our code would still show.
