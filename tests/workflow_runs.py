@@ -22,6 +22,9 @@ NOT_COPIED_AT_TOP = (".git", ".venv", "results", "logs", ".snakemake")
 NOT_COPIED = (".pytest_cache", ".ruff_cache", "__pycache__")
 # written by a run, but not data: timings, figures, the report, run logs
 NOT_COMPARED_DIRS = ("benchmarks",)
+# the tuning runs' checkpoints (kept for their trajectory points): resumable work, with pickled
+# optimizer and RNG states, not results; the adapters made from them are compared
+NOT_COMPARED_PARTS = (".checkpoints",)
 NOT_COMPARED_SUFFIXES = (".png", ".pdf", ".svg", ".html", ".log")
 
 
@@ -139,6 +142,8 @@ def data_files(results: Path) -> list[str]:
     for path in sorted(results.rglob("*")):
         relative = path.relative_to(results)
         if not path.is_file() or relative.parts[0] in NOT_COMPARED_DIRS:
+            continue
+        if any(part in NOT_COMPARED_PARTS for part in relative.parts):
             continue
         if path.suffix in NOT_COMPARED_SUFFIXES:
             continue

@@ -164,7 +164,7 @@ def _point_record(final: Path, point: str, step: int, how: str, started: float) 
         "load_in_4bit": run.get("load_in_4bit", False),
         "base": run.get("base"),
         "resolved": run.get("resolved"),
-        "run_created": run.get("created"),
+        "run": {"created": run.get("created")},  # which run of the tuned model it belongs to
         "versions": versions(),
         "timings": {"total_s": round(time.time() - started, 2)},
     }
