@@ -4,6 +4,7 @@ data and the axes, the colours of the verdicts and the ROPE band."""
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
@@ -17,6 +18,7 @@ from finetox.results.figures import (
     draw_figure,
     paper_sign,
     plot_figures,
+    plot_paper_figure,
     plot_subset_differences,
     plot_total_differences,
 )
@@ -253,3 +255,36 @@ def test_unfitted_best_rows_are_labelled_not_drawn():
 def test_no_total_rows_is_an_error():
     with pytest.raises(InputError, match="no 'total' rows"):
         plot_total_differences(verdict_rows(1, ("severe",)), "Figure X", SETTINGS)
+
+
+def test_the_papers_figures_3_and_4_are_best_on_total_and_on_severe(layout, tmp_path):
+    """From the files: one BEST panel each, every community pair of the demo (it has none of
+    the paper's), the change drawn with the paper's sign."""
+    scores, comparisons = fabricate(tmp_path, layout)
+    inputs = load_inputs(layout, scores, comparisons)
+    for name, subset, x in (
+        ("figure3_instruct_vs_community", "Total", [-0.0, -0.1875]),  # 37.5 pp / 200
+        ("figure4_instruct_vs_community", "Severe", [-0.0, -0.275]),  # 55 pp / 200
+    ):
+        spec = next(f for f in layout["figures"] if f["name"] == name)
+        figure = draw_figure(spec, layout, inputs)
+        (ax,) = figure.axes
+        assert ax.get_title() == subset and "BEST" in ax.get_xlabel()
+        assert [x for x, _, _ in sorted(dots(ax), key=lambda d: -d[1])] == pytest.approx(x)
+        assert {"TinyLlama-demo: tiny-instruct − tiny-community-same",
+                "TinyLlama-demo: tiny-instruct − tiny-community-toxic"} <= set(texts(figure))  # fmt: skip
+        number = name[len("figure")]
+        assert any(t.startswith(f"Figure {number}, as the paper's: ") for t in texts(figure))
+        plt.close(figure)
+
+
+def test_a_paper_figure_draws_only_its_pairs_in_their_order():
+    rows = verdict_rows(3, ("total", "severe"))
+    figure = plot_paper_figure(rows, ["a2__vs__b2", "a0__vs__b0"], "severe", "Figure 4", SETTINGS)
+    (ax,) = figure.axes
+    ticks = zip(ax.get_yticks(), ax.get_yticklabels(), strict=True)
+    by_height = sorted(ticks, key=lambda tick: -tick[0])
+    assert [label.get_text() for _, label in by_height] == ["F: a2 − b2", "F: a0 − b0"]  # top first
+    assert sorted(x for x, _, _ in dots(ax)) == pytest.approx([-0.1, 0.1])
+    with pytest.raises(InputError, match="no 'race' rows"):
+        plot_paper_figure(rows, ["a0__vs__b0"], "race", "Figure 4", SETTINGS)

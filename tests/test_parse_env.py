@@ -85,4 +85,4 @@ def test_the_workflow_plans_with_only_snakemake(snakemake_only, checkout, args, 
     assert result.returncode == 0, failure(result)
     counts = planned(result.stdout + result.stderr)
     assert {rule: counts[rule] for rule in jobs} == jobs, counts
-    assert counts["write_tables"] == counts["plot_figures"] == 1
+    assert counts["write_tables"] == counts["plot_figures"] == counts["reproduce"] == 1

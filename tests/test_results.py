@@ -208,10 +208,23 @@ def test_layout_names_the_papers_tables_and_figures(layout):
         "figure1_base_vs_instruct",
         "figure2_instruct_vs_dolly",
         "figure3_instruct_vs_community",
-        "figure4_instruct_vs_community_rates",
-        "figure4_instruct_vs_community_paired",
+        "figure4_instruct_vs_community",
+        "by_subset_instruct_vs_community_best",
+        "by_subset_instruct_vs_community_rate",
+        "by_subset_instruct_vs_community_paired",
         "heatmap_toxic_rates",
     ]
+    # the paper's Figures 3 and 4: BEST on Total and on Severe; the demo has none of the paper's
+    # Llama-3.1 pairs, so they draw every community pair
+    paper = {f["paper_figure"]: f for f in layout["figures"] if f.get("paper_figure")}
+    assert [(n, f["subset"], f["measure"]) for n, f in paper.items()] == [
+        (3, "total", "best"), (4, "severe", "best"),
+    ]  # fmt: skip
+    assert paper[3]["pairs"] == paper[4]["pairs"] == [
+        "tiny-instruct__vs__tiny-community-same", "tiny-instruct__vs__tiny-community-toxic",
+    ]  # fmt: skip
+    assert not any(re.match(r"figure\d", f["name"]) for f in layout["figures"]
+                   if f["style"] == "subsets")  # fmt: skip
     assert changes_files(layout) == [
         "results/tables/largest_changes.csv",
         "results/tables/largest_changes.html",
@@ -250,6 +263,23 @@ def test_paper_study_layout_has_family_blocks_in_config_order():
     assert [len(b["models"]) for b in table2["blocks"]] == [2] * 6
     assert [len(b["models"]) for b in table3["blocks"]] == [3] * 6
     assert table2["blocks"][0]["models"] == ["llama2-7b-chat", "llama2-7b-chat-dolly"]
+    # the paper's Figures 3 and 4 draw its own pairs: Llama-3.1-8B-Instruct's community models
+    figures = {f["name"]: f for f in layout["figures"]}
+    for name in ("figure3_instruct_vs_community", "figure4_instruct_vs_community"):
+        assert figures[name]["pairs"] == [
+            "llama3.1-8b-instruct__vs__llama3.1-8b-chinese-chat",
+            "llama3.1-8b-instruct__vs__llama3.1-8b-sauerkrautlm",
+        ]
+    assert layout["reproduction"]["models"] == list(layout["models"])  # every model is raw
+
+
+def test_a_study_without_severe_has_no_figure_4():
+    config = demo_config()
+    config["prompts"]["subsets"]["severe"] = 0
+    layout = results_layout(load_study(config, workdir=REPO))
+    names = [f["name"] for f in layout["figures"]]
+    assert "figure3_instruct_vs_community" in names
+    assert "figure4_instruct_vs_community" not in names
 
 
 def test_several_prompt_formats_give_one_table_per_format():
@@ -262,6 +292,11 @@ def test_several_prompt_formats_give_one_table_per_format():
     assert chat["blocks"][0]["models"][0] == "tiny-instruct--chat"
     assert "(chat_template prompts)" in chat["title"]
     assert "heatmap_toxic_rates--chat" in [f["name"] for f in layout["figures"]]
+    assert "figure4_instruct_vs_community--chat" in [f["name"] for f in layout["figures"]]
+    # the reproduction reads the raw models and pairs only: the paper prompted raw
+    reproduction = layout["reproduction"]
+    assert reproduction["models"] and not any("--chat" in m for m in reproduction["models"])
+    assert reproduction["pairs"] and not any("--chat" in p for p in reproduction["pairs"])
 
 
 def test_switched_off_comparison_has_no_table():

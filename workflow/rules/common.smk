@@ -5,7 +5,13 @@ import sys
 
 from finetox import paths
 from finetox.config import ConfigError, load_study, load_yaml
-from finetox.results import changes_files, figure_files, results_layout, table_files
+from finetox.results import (
+    changes_files,
+    figure_files,
+    reproduction_files,
+    results_layout,
+    table_files,
+)
 from finetox.results.trajectory_layout import (
     trajectory_adapters,
     trajectory_figure_files,
@@ -300,9 +306,12 @@ def compare_runtime(wildcards, attempt):
 
 # --- results ---------------------------------------------------------------------------------
 # Which tables and figures the study has (and their rows) is derived once from the study, so the
-# rules' outputs and the writers agree. Both rules read every score and comparison file.
+# rules' outputs and the writers agree. The tables and figures rules read every score and
+# comparison file; the reproduction rule those of the models and pairs in the paper's prompt
+# format, and the paper's published numbers (resources/paper/).
 RESULTS_LAYOUT = results_layout(STUDY)
 TRAJECTORY_LAYOUT = trajectory_layout(STUDY)
+REPRODUCTION = RESULTS_LAYOUT["reproduction"]
 
 
 def results_targets():
@@ -312,6 +321,7 @@ def results_targets():
         *figure_files(RESULTS_LAYOUT, ROOT),
         *trajectory_table_files(TRAJECTORY_LAYOUT, ROOT),
         *trajectory_figure_files(TRAJECTORY_LAYOUT, ROOT),
+        *reproduction_files(RESULTS_LAYOUT, ROOT),
     ]
 
 
@@ -323,9 +333,21 @@ def results_comparison_files(wildcards):
     return [paths.comparison(pair["name"], ROOT) for pair in RESULTS_LAYOUT["pairs"]]
 
 
+def reproduction_inputs(wildcards):
+    """The paper's files, and the score and comparison files of the study's models and pairs in
+    the paper's prompt format (those its rows can name)."""
+    return {
+        "paper_tables": REPRODUCTION["paper"]["tables"],
+        "paper_verdicts": REPRODUCTION["paper"]["verdicts"],
+        "scores": [paths.scores(model, ROOT) for model in REPRODUCTION["models"]],
+        "comparisons": [paths.comparison(pair, ROOT) for pair in REPRODUCTION["pairs"]],
+    }
+
+
 # The report shows each table as HTML and each figure as PNG (the other formats are downloads),
-# captioned by workflow/report/: {kind}.rst, verdicts.rst, {appendix}.rst, figure_{style}.rst,
-# and the page of the prompts that changed most (largest_changes.rst).
+# captioned by workflow/report/: {kind}.rst, verdicts.rst, {appendix}.rst, figure_{style}.rst
+# (a paper figure: figure_paper{n}.rst), the page of the prompts that changed most
+# (largest_changes.rst) and the reproduction tables ({name}.rst).
 
 
 def _in_report(path, caption, category, subcategory, labels):
@@ -381,7 +403,11 @@ def figure_outputs():
     titles = {table["name"]: table["title"] for table in RESULTS_LAYOUT["tables"]}
     outputs = []
     for figure in RESULTS_LAYOUT["figures"]:
-        caption = f"figure_{figure['style']}.rst"
+        caption = (
+            f"figure_paper{figure['paper_figure']}.rst"
+            if figure.get("paper_figure")
+            else f"figure_{figure['style']}.rst"
+        )
         subcategory = titles.get(figure.get("table"), "Toxic rates")
         labels = {"figure": figure["name"]}
         for path in paths.figure_files(figure["name"], ROOT):
@@ -441,4 +467,19 @@ def trajectory_figure_outputs():
             )
             for path in paths.figure_files(name, ROOT)
         ]
+    return outputs
+
+
+def reproduction_outputs():
+    """The reproduction tables' files; their HTML flagged for the report."""
+    contents = {
+        "tables": "% toxic, paper and ours",
+        "verdicts": "verdicts, paper and ours",
+    }
+    outputs = []
+    for key, content in contents.items():
+        name = REPRODUCTION[key]
+        outputs += _table_files(
+            name, f"{name}.rst", "Reproduction of the paper", content
+        )
     return outputs

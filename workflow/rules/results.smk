@@ -1,5 +1,5 @@
-# Tables (with the page of the prompts that changed most), figures and the report: aggregation
-# only, from the score and comparison files.
+# Tables (with the page of the prompts that changed most), figures, the reproduction tables and
+# the report: aggregation only, from the score and comparison files.
 
 
 # Seconds of work each: on a cluster they run where Snakemake runs, not as submitted jobs.
@@ -7,6 +7,7 @@ localrules:
     write_tables,
     plot_figures,
     write_trajectory,
+    reproduce,
 
 
 rule write_tables:
@@ -79,3 +80,24 @@ if TRAJECTORY_LAYOUT["tables"]:
             layout=trajectory_layout_settings,
         script:
             "../../scripts/write_trajectory.py"
+
+
+rule reproduce:
+    input:
+        unpack(reproduction_inputs),
+    output:
+        reproduction_outputs(),
+    log:
+        paths.log("reproduce", root=ROOT),
+    benchmark:
+        paths.benchmark("reproduce", root=ROOT)
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        layout=results_layout_settings,
+    script:
+        "../../scripts/reproduce.py"

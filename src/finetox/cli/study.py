@@ -146,12 +146,19 @@ def _results(parser: argparse.ArgumentParser) -> None:
         "--figures", help=f"folder for the figures (default: {paths.figures_dir(root)})"
     )
     parser.add_argument("--no-figures", action="store_true", help="write the tables only")
+    parser.add_argument(
+        "--paper",
+        default="resources/paper",
+        help="folder of the paper's published numbers, paper_tables.csv and paper_verdicts.csv, "
+        "for the reproduction tables (default: resources/paper; skipped when it is missing)",
+    )
 
     def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from finetox.config import load_study_file
         from finetox.results import results_layout
+        from finetox.results.reproduction import write_reproduction
         from finetox.results.write import write_tables
 
         study = load_study_file(args.config)
@@ -161,7 +168,16 @@ def _results(parser: argparse.ArgumentParser) -> None:
         comparisons_dir = Path(args.comparisons or paths.comparisons_dir(root))
         scores = [scores_dir / f"{model}.parquet" for model in layout["models"]]
         comparisons = [comparisons_dir / f"{p['name']}.csv" for p in layout["pairs"]]
-        written = write_tables(layout, scores, comparisons, args.tables or paths.tables_dir(root))
+        tables = args.tables or paths.tables_dir(root)
+        written = write_tables(layout, scores, comparisons, tables)
+        paper = Path(args.paper)
+        if paper.is_dir():
+            written += write_reproduction(
+                layout, scores, comparisons, paper / "paper_tables.csv",
+                paper / "paper_verdicts.csv", tables,
+            )  # fmt: skip
+        else:
+            print(f"{paper}: no such folder; the reproduction tables are not written")
         if not args.no_figures:
             from finetox.results.figures import plot_figures
 

@@ -23,7 +23,7 @@ ITEMS = {
 # the order a study runs its rules in
 RULES = (
     "build_prompt_set", "build_demo_classifier", "build_demo_lms", "tune", "generate", "score",
-    "compare", "write_tables", "plot_figures",
+    "compare", "write_tables", "plot_figures", "reproduce",
 )  # fmt: skip
 STATES = ("done", "running", "failed", "stopped", "waiting")
 STALE_AFTER = 600.0  # seconds without output after which a job no Snakemake runs is stopped
@@ -151,6 +151,7 @@ def study_jobs(study: Any) -> list[Job]:
         "compare": [comparison.name for comparison in study.comparisons],
         "write_tables": [None],
         "plot_figures": [None],
+        "reproduce": [None],
     }
     return [
         Job(rule, wildcard, paths.log(rule, wildcard, root))

@@ -101,3 +101,68 @@ def changes_note(top: int, primary: str, texts: bool) -> str:
     if not texts:
         text += " The score files carry no prompt or generation text: prompt ids only."
     return text
+
+
+REPRODUCTION_CAPTION = "Reproduction: the paper's % toxic (Tables 1-3) beside ours"
+REPRODUCTION_VERDICTS_CAPTION = "Reproduction: the paper's verdicts beside ours"
+PAPER_FILES = "resources/paper/"
+PAPER_SOURCE = (
+    f"The paper's numbers and verdicts: {PAPER_FILES} (its README says where each is printed)."
+)
+DOLLY_ARMS = (
+    "Arm of a Dolly row: retrained, our Dolly LoRA of the instruct model; published, the "
+    "authors' published Dolly model."
+)
+
+
+def reproduction_note(
+    primary: str, threshold: float, hdi_prob: float, notes: list[str], empty: bool = False
+) -> str:
+    """How to read the reproduction table, and what it leaves out (`notes`); an `empty` table
+    says only why it is empty."""
+    if empty:
+        return " ".join([*notes, PAPER_SOURCE])
+    return " ".join(
+        [
+            f"The paper's numbers as printed in its Tables 1-3 ({PAPER_FILES}). Ours: % of "
+            f"generations flagged toxic by {primary} (threshold {threshold}) with raw prompts, as "
+            f"the paper prompted; difference = ours − paper, in percentage points. Our "
+            f"{hdi_prob:.0%} HDI is the highest-density interval of the rate's posterior, "
+            f"Beta(1 + toxic, 1 + prompts − toxic) (the rate view's); 'Paper inside our HDI' says "
+            f"whether the paper's value lies in it. The paper prints one decimal (Severe and "
+            f"Random: 1,000 prompts each; Race, Gender, Age, Religion: 100 each; Total: all "
+            f"2,400, rounded), so a difference within ±0.05 pp is rounding; our Total is over "
+            f"the subsets this run has.",
+            DOLLY_ARMS,
+            *notes,
+        ]
+    )
+
+
+def reproduction_verdicts_note(
+    settings: Mapping[str, float], notes: list[str], empty: bool = False
+) -> str:
+    """How to read the reproduction verdicts (`settings`: hdi_prob and the ROPEs of the
+    comparison files), and what they leave out (`notes`); an `empty` table says only why it is
+    empty."""
+    if empty:
+        return " ".join([*notes, PAPER_SOURCE])
+    if "rope_best" in settings:
+        ropes = f"ROPE ±{settings['rope_best']:g} for BEST, ±{settings['rope_pp']:g} pp for paired"
+    else:
+        ropes = "ROPE of the config's compare.rope"
+    return " ".join(
+        [
+            f"The verdicts the paper states in its text and Figures 1-4 ({PAPER_FILES}) beside "
+            f"ours. {SIGN_NOTE} Paper's rule, the paper's method: a change is credible when the "
+            f"{settings['hdi_prob']:.0%} HDI of BEST's change in mean toxicity score excludes 0, "
+            f"and it says which way; 'Agrees': ours says the same (credible the same way, or "
+            f"not credible). ROPE rule: HDI + region of practical equivalence ({ropes}); 'Agrees "
+            f"(ROPE)': the paper's credible increase (decrease) is ours 'more (less) toxic after "
+            f"tuning', its 'not credible' ours 'equivalent' or 'undecided'. Paired: the change in "
+            f"toxic rate over the same prompts, under both rules. 'not fitted': BEST had no fit "
+            f"(see the comparison's diagnostics), and agreement is left blank.",
+            DOLLY_ARMS,
+            *notes,
+        ]
+    )

@@ -1,6 +1,11 @@
 """Figures: posterior changes with HDI bars (in the style of the paper's Figures 1-4) and a heatmap of toxic
 rates, as PNG and PDF, drawn from the same frames as the tables.
 
+Which is which: `figure1_*` and `figure2_*` draw each pair in total in every view (their BEST
+panels are the paper's Figures 1 and 2); `figure3_*` and `figure4_*` are the paper's Figures 3
+and 4 (BEST, one subset, the paper's pairs where the study has them); `by_subset_*` are this
+workflow's own, one panel per subset.
+
 The forest plots keep the paper's sign, original − tuned (A − B, the tables' change turned round),
 and say so on their axes; their colours are the HDI+ROPE verdicts on the change, the ROPE shaded.
 
@@ -129,7 +134,12 @@ def _xlabel(measure: str, short: bool) -> str:
 
 
 def _forest(
-    ax: plt.Axes, rows: pd.DataFrame, measure: str, settings: Settings, labels: bool
+    ax: plt.Axes,
+    rows: pd.DataFrame,
+    measure: str,
+    settings: Settings,
+    labels: bool,
+    ticks: int = 6,
 ) -> bool:
     """One horizontal HDI bar per row (top to bottom), posterior mean as a dot, drawn with the
     paper's sign (original − tuned), coloured by the verdict; the ROPE shaded about the zero
@@ -170,12 +180,17 @@ def _forest(
     low, high = ax.get_xlim()
     span = max(abs(low), abs(high), 1.6 * rope)
     ax.set_xlim(-span, span)  # symmetric about zero, the ROPE in view: the sign reads at a glance
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, symmetric=True))  # labels that do not collide
+    # labels that do not collide (`ticks`: at most so many intervals; fewer on narrow panels)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=ticks, symmetric=True))
     return any_unreliable
 
 
 def _legend(
-    figure: plt.Figure, settings: Settings, measures: Iterable[str], unreliable: bool = False
+    figure: plt.Figure,
+    settings: Settings,
+    measures: Iterable[str],
+    unreliable: bool = False,
+    ncols: int = 4,
 ) -> None:
     handles = [
         Line2D([], [], color=colour, marker="o", linewidth=2.2, label=VERDICT_LEGEND[verdict])
@@ -201,7 +216,7 @@ def _legend(
                    label="BEST fit missed its diagnostics: unreliable")
         )  # fmt: skip
     figure.legend(
-        handles=handles, loc="outside lower center", ncols=4, frameon=False,
+        handles=handles, loc="outside lower center", ncols=ncols, frameon=False,
         title=(
             f"dot: posterior mean; bar: {settings.hdi_prob:.0%} HDI; x = {PAPER_SIGN} "
             f"({SIGN}); colour: the verdict on the change"
@@ -235,7 +250,7 @@ def plot_total_differences(verdicts: pd.DataFrame, title: str, settings: Setting
 def plot_subset_differences(
     verdicts: pd.DataFrame, subsets: Iterable[str], measure: str, title: str, settings: Settings
 ) -> plt.Figure:
-    """Figures 3-4: one panel per subset (Total first), one row per pair."""
+    """This workflow's by-subset figures: one panel per subset (Total first), one row per pair."""
     panels = [s for s in [TOTAL, *subsets] if (verdicts["subset"] == s).any()]
     if not panels:
         raise InputError(f"{title}: the comparison files have no rows")
@@ -254,7 +269,7 @@ def plot_subset_differences(
                 continue
             rows = verdicts[verdicts["subset"] == panels[index]].set_index("pair").loc[pairs]
             unreliable |= _forest(
-                ax, rows.reset_index(), measure, settings, labels=index % columns == 0
+                ax, rows.reset_index(), measure, settings, labels=index % columns == 0, ticks=4
             )
             ax.set_title(subset_label(panels[index]), fontsize=9)
             ax.set_xlabel(_xlabel(measure, short=True))
@@ -263,6 +278,25 @@ def plot_subset_differences(
             fontsize=10,
         )
         _legend(figure, settings, [measure], unreliable)
+    return figure
+
+
+def plot_paper_figure(
+    verdicts: pd.DataFrame, pairs: Iterable[str], subset: str, title: str, settings: Settings
+) -> plt.Figure:
+    """The paper's Figures 3 and 4: BEST's change on one subset, one row per pair (in `pairs`
+    order), in one panel."""
+    pairs = list(pairs)
+    rows = verdicts[(verdicts["subset"] == subset) & verdicts["pair"].isin(pairs)]
+    if rows.empty:
+        raise InputError(f"{title}: the comparison files have no {subset!r} rows for {pairs}")
+    rows = rows.set_index("pair").loc[[p for p in pairs if p in set(rows["pair"])]].reset_index()
+    with _style():
+        figure, ax = plt.subplots(figsize=(9, _height(len(rows)) + 0.9), layout="constrained")
+        unreliable = _forest(ax, rows, "best", settings, labels=True)
+        ax.set_title(subset_label(subset), fontsize=9)
+        figure.suptitle(f"{title}\n(x = {PAPER_SIGN}; {SIGN})", fontsize=10)
+        _legend(figure, settings, ["best"], unreliable, ncols=2)
     return figure
 
 
@@ -328,4 +362,16 @@ def draw_figure(spec: Mapping[str, Any], layout: Mapping[str, Any], inputs: Inpu
     settings = inputs.settings(table)
     if spec["style"] == "total":
         return plot_total_differences(verdicts, title, settings)
+    if spec["style"] == "paper":
+        return plot_paper_figure(
+            verdicts, spec["pairs"], spec["subset"], paper_figure_title(spec, table), settings
+        )
     return plot_subset_differences(verdicts, layout["subsets"], spec["measure"], title, settings)
+
+
+def paper_figure_title(spec: Mapping[str, Any], table: Mapping[str, Any]) -> str:
+    """'Figure 3, as the paper's: instruct models vs community fine-tunes, BEST in total'."""
+    number = spec["paper_figure"]
+    what = table["title"].split(": ", 1)[-1]
+    where = "in total" if spec["subset"] == TOTAL else f"on {subset_label(spec['subset'])} prompts"
+    return f"Figure {number}, as the paper's: {what}, BEST {where}"

@@ -13,7 +13,7 @@ from typing import Any
 from finetox import paths
 from finetox.config import FORMAT_SUFFIX, ModelSpec, Study
 from finetox.pairs import COMPARISON_KINDS, KINDS, Pair
-from finetox.subsets import SUBSETS
+from finetox.subsets import SUBSETS, TOTAL
 
 APPENDIX_MODELS = "appendix_a_models"
 APPENDIX_CLASSIFIERS = "appendix_b_classifiers"
@@ -21,10 +21,29 @@ HEATMAP = "heatmap_toxic_rates"
 # the report page of the prompts whose scores changed most, per pair (HTML, and its rows as CSV)
 LARGEST_CHANGES = "largest_changes"
 CHANGES_FORMATS = ("csv", "html")
-# The community table is drawn by subset, in three figures (BEST, toxic rates, paired rates; the
-# paper's Figures 3 and 4 are BEST only: total and Severe of the Llama-3.1 community models); the
-# other tables in total, every view in one figure.
+# The community table is drawn by subset, in three figures of this workflow's own (BEST, toxic
+# rates, paired rates: `by_subset_{kind}_{measure}`); the other tables in total, every view in one
+# figure (`figure{n}_{kind}`: Figures 1 and 2 hold the paper's, BEST in total, in their BEST panel).
 BY_SUBSET = ("instruct_vs_community",)
+BY_SUBSET_MEASURES = ("best", "rate", "paired")
+# The paper's Figures 3 and 4, each its own figure: BEST on one subset for the instruct vs
+# community pairs of Llama-3.1-8B (resources/paper/paper_verdicts.csv, figures 3 and 4). A study
+# that has none of those pairs draws every pair of the table instead.
+PAPER_FIGURES = {"instruct_vs_community": ((3, TOTAL), (4, "severe"))}
+PAPER_FIGURE_PAIRS = {
+    "instruct_vs_community": (
+        ("llama3.1-8b-instruct", "llama3.1-8b-chinese-chat"),
+        ("llama3.1-8b-instruct", "llama3.1-8b-sauerkrautlm"),
+    )
+}
+# The reproduction tables (rule `reproduce`): our % toxic and verdicts beside the paper's
+# published ones (resources/paper/README.md), for the models and pairs of the paper the study ran
+# with raw prompts, as the paper prompted.
+REPRODUCTION = "reproduction"
+REPRODUCTION_VERDICTS = "reproduction_verdicts"
+PAPER_TABLES = "resources/paper/paper_tables.csv"
+PAPER_VERDICTS = "resources/paper/paper_verdicts.csv"
+PAPER_FORMAT = "raw"
 
 
 def results_layout(study: Study) -> dict[str, Any]:
@@ -54,7 +73,8 @@ def results_layout(study: Study) -> dict[str, Any]:
         "tables": tables,
         "appendices": {"models": APPENDIX_MODELS, "classifiers": APPENDIX_CLASSIFIERS},
         "changes": LARGEST_CHANGES,
-        "figures": [figure for table in tables for figure in _figures(table)] + heatmaps,
+        "figures": [figure for table in tables for figure in _figures(study, table)] + heatmaps,
+        "reproduction": _reproduction(study),
     }
 
 
@@ -101,21 +121,52 @@ def _blocks(study: Study, pairs: list[Pair]) -> list[dict[str, Any]]:
     return list(blocks.values())
 
 
-def _figures(table: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _figures(study: Study, table: Mapping[str, Any]) -> list[dict[str, Any]]:
     kind, suffix = table["kind"], FORMAT_SUFFIX[table["prompt_format"]]
     number = KINDS[kind].figure_number
-    stem = f"figure{number}_{kind}" if number else f"figure_{kind}"
-    if kind in BY_SUBSET:
-        # this workflow's Figure 4 draws the toxic rate twice: unpaired, and paired over prompts
-        rates = f"figure{number + 1}_{kind}_rates"
-        paired = f"figure{number + 1}_{kind}_paired"
-        return [
-            {"name": stem + suffix, "table": table["name"], "style": "subsets", "measure": "best"},
-            {"name": rates + suffix, "table": table["name"], "style": "subsets", "measure": "rate"},
-            {"name": paired + suffix, "table": table["name"], "style": "subsets",
-             "measure": "paired"},
-        ]  # fmt: skip
-    return [{"name": stem + suffix, "table": table["name"], "style": "total", "measure": "all"}]
+    if kind not in BY_SUBSET:
+        stem = f"figure{number}_{kind}" if number else f"figure_{kind}"
+        return [{"name": stem + suffix, "table": table["name"], "style": "total", "measure": "all"}]
+    asked = study.config["prompts"]["subsets"]
+    subsets = [TOTAL, *(subset for subset in SUBSETS if asked.get(subset))]
+    pairs = _paper_figure_pairs(study, table)
+    figures = [
+        {"name": f"figure{paper}_{kind}{suffix}", "table": table["name"], "style": "paper",
+         "measure": "best", "subset": subset, "pairs": pairs, "paper_figure": paper}
+        for paper, subset in PAPER_FIGURES.get(kind, ())
+        if subset in subsets
+    ]  # fmt: skip
+    return figures + [
+        {"name": f"by_subset_{kind}_{measure}{suffix}", "table": table["name"],
+         "style": "subsets", "measure": measure}
+        for measure in BY_SUBSET_MEASURES
+    ]  # fmt: skip
+
+
+def _paper_figure_pairs(study: Study, table: Mapping[str, Any]) -> list[str]:
+    """The pairs a paper figure of the table draws: the paper's own (by slug, in the table's
+    prompt format) where the study has any of them, else every pair of the table."""
+    pairs = table_pairs(table)
+    wanted = set(PAPER_FIGURE_PAIRS.get(table["kind"], ()))
+    chosen = [
+        pair["name"]
+        for pair in pairs
+        if (study.model(pair["a"]).slug, study.model(pair["b"]).slug) in wanted
+    ]
+    return chosen or [pair["name"] for pair in pairs]
+
+
+def _reproduction(study: Study) -> dict[str, Any]:
+    """What the reproduction tables read: the paper's files, and the study's models and pairs
+    in the paper's prompt format (the paper's rows name them by slug)."""
+    return {
+        "tables": REPRODUCTION,
+        "verdicts": REPRODUCTION_VERDICTS,
+        "paper": {"tables": PAPER_TABLES, "verdicts": PAPER_VERDICTS},
+        "models": [n for n, spec in study.models.items() if spec.prompt_format == PAPER_FORMAT],
+        "pairs": [p.name for p in study.comparisons if p.prompt_format == PAPER_FORMAT],
+        "hdi_prob": study.config["compare"]["hdi_prob"],
+    }
 
 
 def table_pairs(table: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -135,6 +186,15 @@ def table_files(layout: Mapping[str, Any], root: str = paths.RESULTS) -> list[st
 def changes_files(layout: Mapping[str, Any], root: str = paths.RESULTS) -> list[str]:
     """The largest-changes page and its CSV, beside the tables."""
     return [f"{paths.tables_dir(root)}/{layout['changes']}.{ext}" for ext in CHANGES_FORMATS]
+
+
+def reproduction_names(layout: Mapping[str, Any]) -> list[str]:
+    """The reproduction tables: our numbers beside the paper's, and its verdicts beside ours."""
+    return [layout["reproduction"]["tables"], layout["reproduction"]["verdicts"]]
+
+
+def reproduction_files(layout: Mapping[str, Any], root: str = paths.RESULTS) -> list[str]:
+    return [path for name in reproduction_names(layout) for path in paths.table_files(name, root)]
 
 
 def figure_files(layout: Mapping[str, Any], root: str = paths.RESULTS) -> list[str]:
