@@ -18,7 +18,7 @@ from finetox.config import load_study
 from finetox.io import InputError, write_parquet
 from finetox.pairs import pair_name
 from finetox.results import reproduction_files, results_layout
-from finetox.results.intervals import beta_cdf, beta_hdi, rate_hdi, rate_posterior
+from finetox.results.intervals import beta_hdi, rate_hdi, rate_posterior
 from finetox.results.layout import PAPER_FIGURE_PAIRS, PAPER_FIGURES
 from finetox.results.reproduction import (
     REPRODUCTION_COLUMNS,
@@ -592,7 +592,8 @@ def test_the_rates_posterior_is_the_rate_views():
     ("toxic", "total"), [(152, 1000), (0, 100), (100, 100), (1, 100), (220, 2400), (11, 100)]
 )
 def test_the_rate_hdi_is_the_exact_beta_hdi(toxic, total):
-    stats = pytest.importorskip("scipy.stats")
+    from scipy import stats
+
     alpha, beta = rate_posterior(toxic, total)
     low, high = rate_hdi(toxic, total, 0.95)
     mass = stats.beta.cdf(high, alpha, beta) - stats.beta.cdf(low, alpha, beta)
@@ -612,14 +613,6 @@ def test_the_rate_hdi_agrees_with_arviz_on_draws():
     draws = rng.beta(*rate_posterior(152, 1000), 400_000)
     expected = az.hdi(draws, hdi_prob=0.9)
     assert rate_hdi(152, 1000, 0.9) == pytest.approx(tuple(expected), abs=2e-4)
-
-
-def test_beta_cdf_against_scipy():
-    stats = pytest.importorskip("scipy.stats")
-    rng = np.random.default_rng(1)
-    for a, b, x in zip(rng.uniform(1, 2500, 200), rng.uniform(1, 2500, 200), rng.uniform(size=200),
-                       strict=True):  # fmt: skip
-        assert beta_cdf(x, a, b) == pytest.approx(stats.beta.cdf(x, a, b), abs=1e-10)
 
 
 def test_beta_hdi_of_a_flat_posterior_is_its_middle():

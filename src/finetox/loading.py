@@ -17,9 +17,11 @@ from typing import Any
 
 import torch
 
+# the training record's home is finetox.training_record; loading reads it (as_trained precision)
+from finetox.training_record import TRAINING_RECORD, read_training_record  # noqa: F401
+
 log = logging.getLogger("finetox.loading")
 
-TRAINING_RECORD = "finetox_training.json"  # written by the tuning stage beside the adapter
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -178,13 +180,6 @@ def check_model_folder(
                 f"{what} {str(source)!r}: {index.name} names {len(missing)} weight file(s) the "
                 f"folder lacks: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
             )
-
-
-def read_training_record(adapter: str | os.PathLike) -> dict[str, Any]:
-    path = Path(adapter) / TRAINING_RECORD
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text())
 
 
 def four_bit_config(compute_dtype: torch.dtype):

@@ -12,18 +12,21 @@ from typing import Any
 
 from finetox import paths
 from finetox.progress.logs import Attempt, Bar, read_attempt
+from finetox.results.trajectory_layout import trajectory_layout
 
 # rule -> (the unit of its work's tqdm bar, the word shown; tune's Trainer bar has no name)
 ITEMS = {
     "generate": ("prompt", "prompt"),
     "score": ("text", "text"),
     "tune": ("it", "step"),
+    "tune_point": ("it", "step"),
     "compare": ("subset", "subset"),
 }
 # the order a study runs its rules in
 RULES = (
-    "build_prompt_set", "build_demo_classifier", "build_demo_lms", "tune", "generate", "score",
-    "compare", "write_tables", "plot_figures", "reproduce",
+    "build_prompt_set", "build_demo_classifier", "build_demo_lms", "tune", "tune_point",
+    "generate", "score", "compare", "write_tables", "plot_figures", "write_trajectory",
+    "reproduce",
 )  # fmt: skip
 STATES = ("done", "running", "failed", "stopped", "waiting")
 STALE_AFTER = 600.0  # seconds without output after which a job no Snakemake runs is stopped
@@ -79,7 +82,7 @@ def _work(
     unit = ITEMS[rule][0]
     latest: dict[str, Bar] = {}  # the last refresh of each bar, by name
     for bar in bars:
-        if bar.unit == unit and (rule != "tune" or not bar.desc):
+        if bar.unit == unit and (not rule.startswith("tune") or not bar.desc):
             latest.pop(bar.desc, None)
             latest[bar.desc] = bar
     if not latest:
@@ -146,11 +149,15 @@ def study_jobs(study: Any) -> list[Job]:
         "build_demo_classifier": [None] if study.config["demo"]["build_models"] else [],
         "build_demo_lms": [None] if study.config["demo"]["build_models"] else [],
         "tune": list(study.tuned_sources()),
+        "tune_point": [
+            f"{spec.adapter}/{spec.point}" for spec in study.trajectory_points().values()
+        ],
         "generate": study.model_names,
         "score": study.model_names,
         "compare": [comparison.name for comparison in study.comparisons],
         "write_tables": [None],
         "plot_figures": [None],
+        "write_trajectory": [None] if trajectory_layout(study)["tables"] else [],
         "reproduce": [None],
     }
     return [
@@ -167,9 +174,11 @@ def logged_jobs(directory: Path) -> list[Job]:
     for folder in folders:
         for log in sorted(folder.rglob("*.log")):
             relative = log.relative_to(folder)
-            rule, wildcard = (
-                (relative.parts[0], log.stem) if len(relative.parts) > 1 else (log.stem, None)
-            )
+            # a wildcard is the path below the rule's folder (tune_point/{tuned}/{point}.log)
+            if len(relative.parts) > 1:
+                rule, wildcard = relative.parts[0], "/".join(relative.with_suffix("").parts[1:])
+            else:
+                rule, wildcard = log.stem, None
             jobs.append(Job(rule, wildcard, log.relative_to(directory).as_posix()))
     order = {rule: i for i, rule in enumerate(RULES)}
     return sorted(jobs, key=lambda job: order.get(job.rule, len(order)))

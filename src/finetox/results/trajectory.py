@@ -14,19 +14,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from finetox.compare.decision import hdi
 from finetox.io import InputError
-from finetox.loading import read_training_record
 from finetox.results.forgetting import Rate, forgetting_position
 from finetox.results.inputs import ComparisonFile, files_by_stem, read_comparison
+from finetox.results.intervals import rate_hdi
 from finetox.results.trajectory_layout import trajectory_models, trajectory_pairs
 from finetox.scores_file import toxic_counts
 from finetox.subsets import TOTAL, subset_label
+from finetox.training_record import read_training_record
 from finetox.trajectory import point_title
 
 log = logging.getLogger("finetox.results")
-
-RATE_DRAWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -70,10 +68,9 @@ def _rate(counts: pd.DataFrame, subset: str) -> Rate:
     return Rate(int(counts.at[subset, "toxic"]), int(counts.at[subset, "n"]))
 
 
-def rate_interval(rate: Rate, hdi_prob: float, seed: int) -> tuple[float, float, float]:
-    """% toxic and the HDI of the rate's Beta(1 + k, 1 + n - k) posterior, in percent."""
-    draws = rate.draws(np.random.default_rng(seed), RATE_DRAWS)
-    low, high = hdi(draws, hdi_prob)
+def rate_interval(rate: Rate, hdi_prob: float) -> tuple[float, float, float]:
+    """% toxic and the exact HDI of the rate's Beta(1 + k, 1 + n - k) posterior, in percent."""
+    low, high = rate_hdi(rate.k, rate.n, hdi_prob)
     return 100 * rate.k / rate.n, 100 * low, 100 * high
 
 
@@ -103,7 +100,7 @@ TRAJECTORY_COLUMNS = [
 
 def _trajectory_row(layout, inputs, line, model, point, step, pair, subset, final_step) -> list:
     rate = _rate(inputs.counts[model], subset)
-    pct, low, high = rate_interval(rate, layout["hdi_prob"], layout["seed"])
+    pct, low, high = rate_interval(rate, layout["hdi_prob"])
     if pair is None:
         change, verdict = 0.0, "reference"
     else:

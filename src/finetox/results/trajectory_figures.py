@@ -43,7 +43,7 @@ def _total(frame: pd.DataFrame) -> pd.DataFrame:
 def _reference(layout, inputs: TrajectoryInputs, model: str) -> tuple[float, float, float]:
     counts = inputs.counts[model]
     rate = Rate(int(counts.at[TOTAL, "toxic"]), int(counts.at[TOTAL, "n"]))
-    return rate_interval(rate, layout["hdi_prob"], layout["seed"])
+    return rate_interval(rate, layout["hdi_prob"])
 
 
 def _draw_reference(ax, values: tuple[float, float, float], colour: str, text: str, style: str):
