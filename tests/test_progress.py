@@ -193,8 +193,10 @@ def test_the_table_has_one_line_per_job_and_the_counts(study_dir):
     assert lines[1].split() == [
         "rule", "job", "state", "done/total", "rate", "elapsed", "left"
     ]  # fmt: skip
-    assert lines[-1] == "21 jobs: 1 done, 2 running, 1 failed, 0 stopped, 17 waiting"
-    assert len(lines) == 2 + 21 + 1
+    # the demo's 34 jobs: 21, and its trajectory's (3 points: tune_point, generate, score and
+    # compare each, and write_trajectory)
+    assert lines[-1] == "34 jobs: 1 done, 2 running, 1 failed, 0 stopped, 30 waiting"
+    assert len(lines) == 2 + 34 + 1
     by_job = {tuple(line.split()[:2]): line for line in lines[2:-1]}
     assert by_job[("generate", "tiny-base")].split()[2:] == [
         "running", "1080/2400", "prompts", "104.1", "prompts/s", "30s", "12s",
@@ -258,7 +260,7 @@ def test_watch_refreshes_until_no_snakemake_holds_the_folder(study_dir, capsys):
     assert "; a Snakemake is running" in tables[0].splitlines()[0]
     assert "; no Snakemake is running" in tables[-1].splitlines()[0]
     assert all(
-        table.strip().endswith("0 done, 0 running, 0 failed, 0 stopped, 21 waiting")
+        table.strip().endswith("0 done, 0 running, 0 failed, 0 stopped, 34 waiting")
         for table in tables
     )
 
@@ -277,7 +279,7 @@ def test_progress_of_a_finished_demo_run(demo_run, capsys):
     assert (
         lines[0] == f"{demo_run}: config {demo_run / 'config/demo.yaml'}; no Snakemake is running"
     )
-    assert lines[-1] == "21 jobs: 21 done, 0 running, 0 failed, 0 stopped, 0 waiting"
+    assert lines[-1] == "34 jobs: 34 done, 0 running, 0 failed, 0 stopped, 0 waiting"
     cells = {tuple(line.split()[:2]): line.split()[2:] for line in lines[2:-1]}
     assert cells[("generate", "tiny-base")][:3] == ["done", "160/160", "prompts"]
     assert cells[("score", "tiny-base")][:3] == ["done", "160/160", "texts"]

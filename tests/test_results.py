@@ -267,8 +267,8 @@ def test_paper_study_layout_has_family_blocks_in_config_order():
     figures = {f["name"]: f for f in layout["figures"]}
     for name in ("figure3_instruct_vs_community", "figure4_instruct_vs_community"):
         assert figures[name]["pairs"] == [
+            "llama3.1-8b-instruct__vs__llama3.1-8b-sauerkrautlm",  # Table 3's order
             "llama3.1-8b-instruct__vs__llama3.1-8b-chinese-chat",
-            "llama3.1-8b-instruct__vs__llama3.1-8b-sauerkrautlm",
         ]
     assert layout["reproduction"]["models"] == list(layout["models"])  # every model is raw
 
