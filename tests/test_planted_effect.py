@@ -181,3 +181,15 @@ def test_the_report_builds_from_the_demo(demo_run, tmp_path):
     assert result.returncode == 0, failure(result)
     text = report.read_text()
     assert "table1_base_vs_instruct.html" in text and "figure1_base_vs_instruct.png" in text
+
+
+def test_the_report_shows_the_trajectory_and_the_reproduction(demo_run, tmp_path):
+    report = tmp_path / "report.html"
+    result = snakemake(demo_run, "--configfile", "config/demo.yaml", "--report", str(report))
+    assert result.returncode == 0, failure(result)
+    text = report.read_text()
+    for name in ("trajectory.html", "forgetting.html", "reproduction.html",
+                 "reproduction_verdicts.html", "trajectory_by_family.png",
+                 "trajectory_all_families.png", "forgetting_positions.png"):  # fmt: skip
+        assert name in text, name
+    assert "Toxicity against tuning step" in text and "Forgetting positions" in text
