@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -181,6 +182,29 @@ def test_truncation_is_counted(llama_like, tmp_path):
     # a cut sequence loses its eos; the others keep it
     for example, n in zip(cut.examples, lengths, strict=True):
         assert (example.input_ids[-1] == llama_like.eos_token_id) == (n <= limit)
+
+
+def test_responses_cut_off_entirely_are_caught(llama_like, tmp_path, caplog):
+    """With the loss on the response only, a sequence cut before its response teaches nothing:
+    some such sequences are logged, all of them stop the job before training."""
+    data = load_dolly({"path": str(write_dolly(tmp_path / "d.jsonl", n=30))})
+    whole = build_training_data(
+        data.records, llama_like, tune(max_seq_length=4096, loss_on="response")
+    )
+    prompts = sorted(
+        sum(1 for t in e.labels if t == IGNORE_INDEX) for e in whole.examples
+    )  # the prompt's tokens: masked
+    with pytest.raises(UserError, match="none of the 30 training sequences has a token"):
+        build_training_data(
+            data.records, llama_like, tune(max_seq_length=prompts[0], loss_on="response")
+        )
+    limit = prompts[len(prompts) // 2]  # about half the responses start past the cut
+    with caplog.at_level("WARNING", logger="finetox.tune"):
+        some = build_training_data(
+            data.records, llama_like, tune(max_seq_length=limit, loss_on="response")
+        )
+    assert some.counts["loss_tokens"] > 0
+    assert re.search(r"\d+ of 30 training sequences carry no loss", caplog.text), caplog.text
 
 
 def test_packing_cuts_the_stream_into_blocks(llama_like, tmp_path):

@@ -21,8 +21,9 @@ def _check_config(parser: argparse.ArgumentParser) -> None:
         print(
             f"{args.config}: valid; {len(study.models)} models, {len(study.comparisons)} comparisons"
         )
+        width = max(len(spec.role) for spec in study.models.values())
         for spec in study.models.values():
-            print(f"  model  {spec.name:40s} {spec.role:14s} {spec.source}")
+            print(f"  model  {spec.name:40s} {spec.role:{width}s} {spec.source}")
         for comparison in study.comparisons:
             print(f"  pair   {comparison.name:60s} {comparison.kind}")
         return 0

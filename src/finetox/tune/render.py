@@ -3,6 +3,7 @@ the loss, cut at `max_seq_length` (or packed into blocks of it)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,8 @@ import pandas as pd
 from finetox.io import UserError
 from finetox.logs import progress_interval
 from finetox.tune.data import DOLLY_COLUMNS
+
+log = logging.getLogger("finetox.tune")
 
 CONTEXT_PREFIX = "Here's some context: "
 IGNORE_INDEX = -100  # label of a token that does not count in the loss
@@ -169,4 +172,22 @@ def build_training_data(
         examples = pack(examples, max_len)
     counts["sequences"] = len(examples)
     counts["loss_tokens"] = sum(sum(1 for t in e.labels[1:] if t != IGNORE_INDEX) for e in examples)
+    _check_loss(examples, counts, settings)
     return TrainingData(examples=examples, counts=counts)
+
+
+def _check_loss(examples: list[Example], counts: dict[str, int], settings: dict[str, Any]) -> None:
+    """Training with no token that carries loss would run at loss 0 and change nothing: stop.
+    Sequences that carry none (their response cut off) are named in the log."""
+    silent = sum(1 for e in examples if all(t == IGNORE_INDEX for t in e.labels[1:]))
+    if counts["loss_tokens"] == 0:
+        raise UserError(
+            f"tune: none of the {counts['sequences']} training sequences has a token that carries "
+            f"loss (loss_on: {settings['loss_on']}, max_seq_length: {settings['max_seq_length']}): "
+            "every response lies past the cut; raise tune.max_seq_length or use loss_on: all"
+        )
+    if silent:
+        log.warning(
+            "%d of %d training sequences carry no loss (their response lies past max_seq_length "
+            "%d) and teach nothing", silent, counts["sequences"], settings["max_seq_length"],
+        )  # fmt: skip
