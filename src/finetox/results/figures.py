@@ -107,7 +107,7 @@ def save_figure(figure: plt.Figure, stem: str | Path) -> list[Path]:
     return written
 
 
-def _style() -> Any:
+def figure_style() -> Any:
     """Matplotlib's defaults, whatever the user's matplotlibrc says, so figures are reproducible."""
     return plt.style.context(["default", {"svg.hashsalt": "finetox", "font.size": 9}])
 
@@ -235,7 +235,7 @@ def plot_total_differences(verdicts: pd.DataFrame, title: str, settings: Setting
     if rows.empty:
         raise InputError(f"{title}: no 'total' rows in the comparison files")
     measures = ("paired", "rate", "best")
-    with _style():
+    with figure_style():
         figure, axes = plt.subplots(
             1, 3, figsize=(14, _height(len(rows))), sharey=True, layout="constrained"
         )
@@ -257,7 +257,7 @@ def plot_subset_differences(
     pairs = list(dict.fromkeys(verdicts["pair"]))
     columns = min(4, len(panels))
     lines = math.ceil(len(panels) / columns)
-    with _style():
+    with figure_style():
         figure, axes = plt.subplots(
             lines, columns, figsize=(3.2 * columns + 2.6, lines * _height(len(pairs)) - 0.6 * (lines - 1)),
             sharey=True, squeeze=False, layout="constrained",
@@ -291,7 +291,7 @@ def plot_paper_figure(
     if rows.empty:
         raise InputError(f"{title}: the comparison files have no {subset!r} rows for {pairs}")
     rows = rows.set_index("pair").loc[[p for p in pairs if p in set(rows["pair"])]].reset_index()
-    with _style():
+    with figure_style():
         figure, ax = plt.subplots(figsize=(9, _height(len(rows)) + 0.9), layout="constrained")
         unreliable = _forest(ax, rows, "best", settings, labels=True)
         ax.set_title(subset_label(subset), fontsize=9)
@@ -304,7 +304,7 @@ def plot_heatmap(frame: pd.DataFrame, title: str, note: str) -> plt.Figure:
     """% toxic of every model (rows) by Total and subset (columns), each cell labelled."""
     values = frame.to_numpy(dtype=float)
     top = max(float(np.nanmax(values)) if np.isfinite(values).any() else 0.0, 1.0)
-    with _style():
+    with figure_style():
         figure, ax = plt.subplots(
             figsize=(2.6 + 0.9 * frame.shape[1] + 2.2, 1.6 + 0.38 * frame.shape[0]),
             layout="constrained",
@@ -337,7 +337,7 @@ def plot_figures(
     inputs = load_inputs(layout, scores, comparisons)
     out_dir = Path(out_dir or paths.figures_dir())
     written: list[Path] = []
-    with _style():  # saving draws too: the style must hold until the files are written
+    with figure_style():  # saving draws too: the style must hold until the files are written
         for spec in layout["figures"]:
             written += save_figure(draw_figure(spec, layout, inputs), out_dir / spec["name"])
     log.info("wrote %d figures (%d files) to %s", len(layout["figures"]), len(written), out_dir)

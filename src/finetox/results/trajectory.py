@@ -231,30 +231,46 @@ def check_finite(table: pd.DataFrame, columns: Iterable[str], name: str) -> None
             raise InputError(f"{name}: column {column} has values that are not finite numbers")
 
 
+def trajectory_tables(
+    layout: Mapping[str, Any], inputs: TrajectoryInputs
+) -> dict[str, pd.DataFrame]:
+    """The tables the layout names (trajectory, forgetting), each built once for its files and
+    its figures; every number checked finite (an undefined position is NaN by design)."""
+    tables = {}
+    if "trajectory" in layout["tables"]:
+        table = trajectory_table(layout, inputs)
+        check_finite(
+            table, ["pct", "hdi_low_pct", "hdi_high_pct", "paired_change_pp"], "trajectory"
+        )
+        tables["trajectory"] = table
+    if "forgetting" in layout["tables"]:
+        table = forgetting_table(layout, inputs)
+        check_finite(
+            table[table["defined"]],
+            ["position_mean", "position_hdi_low", "position_hdi_high"],
+            "forgetting",
+        )
+        tables["forgetting"] = table
+    return tables
+
+
 def write_trajectory_tables(
-    layout: Mapping[str, Any], inputs: TrajectoryInputs, out_dir: str | os.PathLike
+    layout: Mapping[str, Any], tables: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike
 ) -> list[Path]:
     from finetox.results.write import write_table_files
 
     out_dir = Path(out_dir)
     hdi = f"{layout['hdi_prob']:.0%} HDI"
     written = []
-    if "trajectory" in layout["tables"]:
-        table = trajectory_table(layout, inputs)
-        check_finite(
-            table, ["pct", "hdi_low_pct", "hdi_high_pct", "paired_change_pp"], "trajectory"
-        )
+    if "trajectory" in tables:
+        table = tables["trajectory"]
         written += write_table_files(
             table, trajectory_display(table, layout), out_dir / "trajectory",
             TRAJECTORY_CAPTION, TRAJECTORY_NOTE.format(hdi=hdi),
         )  # fmt: skip
         log.info("trajectory: %d tuning runs, %d rows", table["family"].nunique(), len(table))
-    if "forgetting" in layout["tables"]:
-        table = forgetting_table(layout, inputs)
-        defined = table[table["defined"]]
-        check_finite(
-            defined, ["position_mean", "position_hdi_low", "position_hdi_high"], "forgetting"
-        )
+    if "forgetting" in tables:
+        table = tables["forgetting"]
         written += write_table_files(
             table, forgetting_display(table, layout), out_dir / "forgetting",
             FORGETTING_CAPTION, FORGETTING_NOTE.format(hdi=hdi),
@@ -278,9 +294,10 @@ def write_trajectory(
     """The trajectory and forgetting tables and figures the layout names (no figures without a
     `figures_dir`)."""
     inputs = load_trajectory_inputs(layout, scores, comparisons, adapters)
-    written = write_trajectory_tables(layout, inputs, tables_dir)
+    tables = trajectory_tables(layout, inputs)
+    written = write_trajectory_tables(layout, tables, tables_dir)
     if figures_dir is None:
         return written
     from finetox.results.trajectory_figures import plot_trajectory_figures
 
-    return written + plot_trajectory_figures(layout, inputs, figures_dir)
+    return written + plot_trajectory_figures(layout, inputs, tables, figures_dir)

@@ -17,13 +17,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from finetox.results.figures import _style, save_figure  # noqa: E402
+from finetox.results.figures import figure_style, save_figure  # noqa: E402
 from finetox.results.trajectory import (  # noqa: E402
     Rate,
     TrajectoryInputs,
-    forgetting_table,
     rate_interval,
-    trajectory_table,
 )
 from finetox.subsets import TOTAL  # noqa: E402
 
@@ -128,13 +126,17 @@ def plot_forgetting(layout, table: pd.DataFrame) -> plt.Figure:
 
 
 def plot_trajectory_figures(
-    layout: Mapping[str, Any], inputs: TrajectoryInputs, out_dir: str | os.PathLike
+    layout: Mapping[str, Any],
+    inputs: TrajectoryInputs,
+    tables: Mapping[str, pd.DataFrame],
+    out_dir: str | os.PathLike,
 ) -> list[Path]:
+    """The figures the layout names, from the tables finetox.results.trajectory built."""
     out_dir = Path(out_dir)
     written: list[Path] = []
-    with _style():
+    with figure_style():
         if "trajectory_by_family" in layout["figures"]:
-            table = trajectory_table(layout, inputs)
+            table = tables["trajectory"]
             written += save_figure(
                 plot_trajectory_by_family(layout, inputs, table), out_dir / "trajectory_by_family"
             )
@@ -142,6 +144,7 @@ def plot_trajectory_figures(
                 plot_trajectory_all(layout, table), out_dir / "trajectory_all_families"
             )
         if "forgetting_positions" in layout["figures"]:
-            table = forgetting_table(layout, inputs)
-            written += save_figure(plot_forgetting(layout, table), out_dir / "forgetting_positions")
+            written += save_figure(
+                plot_forgetting(layout, tables["forgetting"]), out_dir / "forgetting_positions"
+            )
     return written
