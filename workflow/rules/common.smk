@@ -409,12 +409,21 @@ def figure_outputs():
             else f"figure_{figure['style']}.rst"
         )
         subcategory = titles.get(figure.get("table"), "Toxic rates")
-        labels = {"figure": figure["name"]}
-        for path in paths.figure_files(figure["name"], ROOT):
-            if path.endswith(".png"):
-                path = _in_report(path, caption, "Figures", subcategory, labels)
-            outputs.append(path)
+        outputs += _figure_files(figure["name"], caption, subcategory)
     return outputs
+
+
+def _figure_files(name, caption, subcategory):
+    """One figure's files, its PNG flagged for the report."""
+    labels = {"figure": name}
+    return [
+        (
+            _in_report(path, caption, "Figures", subcategory, labels)
+            if path.endswith(".png")
+            else path
+        )
+        for path in paths.figure_files(name, ROOT)
+    ]
 
 
 # --- trajectory ------------------------------------------------------------------------------
@@ -440,34 +449,20 @@ def trajectory_adapter_folders(wildcards):
 
 def trajectory_table_outputs():
     """The trajectory and forgetting tables, their HTML in the report."""
-    outputs = []
-    for name in TRAJECTORY_LAYOUT["tables"]:
-        labels = {"table": name, "content": name}
-        outputs += [
-            (
-                _in_report(path, f"{name}.rst", "Tables", "Trajectory", labels)
-                if path.endswith(".html")
-                else path
-            )
-            for path in paths.table_files(name, ROOT)
-        ]
-    return outputs
+    return [
+        path
+        for name in TRAJECTORY_LAYOUT["tables"]
+        for path in _table_files(name, f"{name}.rst", "Trajectory", name)
+    ]
 
 
 def trajectory_figure_outputs():
     """The trajectory and forgetting figures, their PNG in the report."""
-    outputs = []
-    for name in TRAJECTORY_LAYOUT["figures"]:
-        labels = {"figure": name}
-        outputs += [
-            (
-                _in_report(path, f"figure_{name}.rst", "Figures", "Trajectory", labels)
-                if path.endswith(".png")
-                else path
-            )
-            for path in paths.figure_files(name, ROOT)
-        ]
-    return outputs
+    return [
+        path
+        for name in TRAJECTORY_LAYOUT["figures"]
+        for path in _figure_files(name, f"figure_{name}.rst", "Trajectory")
+    ]
 
 
 def reproduction_outputs():
