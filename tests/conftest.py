@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -52,3 +53,23 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.fail(f"the real data samples are missing: {SHARED_DATA} (set FINETOX_SHARED_DATA)")
     return SHARED_DATA
+
+
+@contextlib.contextmanager
+def single_thread():
+    """Tiny models run fastest on one thread, above all on a busy machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """single_thread for a whole module: `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    with single_thread():
+        yield

@@ -4,7 +4,6 @@ both prompt formats and both stop rules, and scored."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
@@ -12,7 +11,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from safetensors.torch import load_file
 
 from finetox.config import section_defaults
@@ -26,6 +24,7 @@ from finetox.scoring import ClassifierSpec, load_classifier, score_file, score_t
 from finetox.tune import tune_file
 from finetox.tune.data import load_dolly
 from finetox.tune.render import IGNORE_INDEX, build_training_data
+from tests.conftest import single_thread
 from tests.toy_architectures import (
     FAMILIES,
     LAYERS,
@@ -64,21 +63,7 @@ TUNE = {  # two optimizer steps on four records
 }
 
 
-@contextlib.contextmanager
-def single_thread():
-    """Toy models run fastest on one thread, above all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="session")

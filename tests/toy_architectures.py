@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -320,17 +320,12 @@ GEMMA = Family(
     forced="<end_of_turn>",  # no rule stops there: gemma-2b-it's generation config lacks it
     features={"num_key_value_heads": 1, "head_dim": GEMMA_HEAD_DIM, "tie_word_embeddings": True},
 )
-GEMMA2 = Family(
+# Gemma's tokens and chat template, Gemma-2's architecture and generation config
+GEMMA2 = replace(
+    GEMMA,
     name="gemma-2",
     model_class="Gemma2ForCausalLM",
     config=_gemma2_config,
-    specials=GEMMA_TOKENS,
-    added=(),
-    bos="<bos>",
-    eos="<eos>",
-    unk="<unk>",
-    pad="<pad>",
-    chat_template=GEMMA_TEMPLATE,
     generation={
         "bos_token_id": "<bos>",
         "eos_token_id": ["<eos>", "<end_of_turn>"],
