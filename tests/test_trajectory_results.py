@@ -11,13 +11,12 @@ import pytest
 from finetox.results.forgetting import Rate, forgetting_position
 from finetox.results.inputs import ComparisonFile
 from finetox.results.trajectory import (
-    TrajectoryInputs,
     forgetting_display,
     forgetting_table,
-    rate_interval,
     trajectory_display,
     trajectory_table,
 )
+from finetox.results.trajectory_inputs import TrajectoryInputs, rate_interval
 from finetox.trajectory import point_labels, point_step, point_title
 
 N = 1000
@@ -43,14 +42,14 @@ def test_a_planted_position_is_recovered(tuned, instruct, base, planted):
     found = position(tuned, instruct, base)
     assert found.defined and found.note == ""
     assert found.low < planted < found.high
-    assert abs(found.mean - planted) < 0.05
+    assert abs(found.median - planted) < 0.05
     assert found.high - found.low < 0.6
 
 
 def test_a_position_is_undefined_where_base_and_instruct_do_not_differ():
     found = position(200, 100, 104)
     assert not found.defined
-    assert math.isnan(found.mean) and math.isnan(found.low) and math.isnan(found.high)
+    assert math.isnan(found.median) and math.isnan(found.low) and math.isnan(found.high)
     assert "do not differ credibly" in found.note
     assert found.gap_low_pp < 0 < found.gap_high_pp
 
@@ -149,8 +148,9 @@ def test_the_trajectory_table_follows_the_run(inputs):
 
 def test_the_forgetting_table_places_each_tuned_model(inputs):
     table = forgetting_table(LAYOUT, inputs).set_index(["model", "subset"])
-    assert table.loc[("it-dolly", "total"), "position_mean"] == pytest.approx(0.5, abs=0.1)
-    assert table.loc[("it-dolly-step-10", "total"), "position_mean"] == pytest.approx(0.2, abs=0.1)
+    medians = table["position_median"]
+    assert medians[("it-dolly", "total")] == pytest.approx(0.5, abs=0.1)
+    assert medians[("it-dolly-step-10", "total")] == pytest.approx(0.2, abs=0.1)
     assert table["defined"].all()
     shown = forgetting_display(table.reset_index(), LAYOUT)
     assert shown["Position [95% HDI]"].str.match(r"-?\d\.\d\d \[-?\d\.\d\d, -?\d\.\d\d\]").all()
@@ -160,3 +160,112 @@ def test_a_family_without_a_base_model_has_no_positions(inputs):
     layout = {**LAYOUT, "lines": [{**LAYOUT["lines"][0], "base": None}]}
     assert forgetting_table(layout, inputs).empty
     assert len(trajectory_table(layout, inputs)) == 6
+
+
+# --- the position's summary and its "defined" rule: neither moves with the seed (issue 21) --------
+
+
+def test_the_position_is_the_posterior_median_stable_across_seeds_and_inside_its_hdi():
+    """Tuned 28, instruct 20, base 40 toxic of 2,400: the ratio's mean does not exist (its
+    denominator has density at 0), and with seed 3 the mean of the draws (2.24) lay outside its
+    own HDI; the median does neither."""
+    found = [
+        forgetting_position(Rate(28, 2400), Rate(20, 2400), Rate(40, 2400), hdi_prob=0.95, seed=s)
+        for s in range(6)
+    ]
+    assert all(f.defined for f in found)
+    medians = [f.median for f in found]
+    assert max(medians) - min(medians) < 0.01, medians
+    for f in found:
+        assert f.low < f.median < f.high, f
+    assert medians[0] == pytest.approx(0.39, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("tuned", "instruct", "base", "defined"),
+    [
+        (22, 10, 20, False),  # borderline: P(base > instruct) = 0.975; 1 of 8 seeds said defined
+        (35, 10, 60, True),  # clear
+    ],
+)
+def test_the_defined_decision_and_the_median_do_not_move_with_the_seed(
+    tuned, instruct, base, defined
+):
+    found = [
+        forgetting_position(Rate(tuned, 100), Rate(instruct, 100), Rate(base, 100),
+                            hdi_prob=0.95, seed=seed)
+        for seed in range(8)
+    ]  # fmt: skip
+    assert {f.defined for f in found} == {defined}
+    assert len({f.p_base_above_instruct for f in found}) == 1
+    if defined:
+        medians = [f.median for f in found]
+        assert max(medians) - min(medians) < 0.02, medians
+    else:
+        assert found[0].note.startswith(
+            "undefined: base and instruct do not differ credibly: P(base > instruct) = 0.975"
+        )
+
+
+def test_the_probability_that_base_is_above_instruct_is_exact():
+    """The closed form against quadrature (one Beta's density times the other's survival)."""
+    from scipy import integrate, stats
+
+    from finetox.results.intervals import probability_greater, rate_posterior
+
+    for base, instruct, n in ((40, 20, 2400), (20, 10, 100), (104, 100, 1000), (0, 3, 100)):
+        (a_b, b_b), (a_i, b_i) = rate_posterior(base, n), rate_posterior(instruct, n)
+        low, high = stats.beta.ppf([1e-13, 1 - 1e-13], a_i, b_i)
+        expected, _ = integrate.quad(
+            lambda x, a_b=a_b, b_b=b_b, a_i=a_i, b_i=b_i: stats.beta.pdf(x, a_i, b_i)
+            * stats.beta.sf(x, a_b, b_b),
+            low, high, epsabs=1e-13, limit=200,
+        )  # fmt: skip
+        found = probability_greater((a_b, b_b), (a_i, b_i))
+        assert found == pytest.approx(expected, abs=1e-9), (base, instruct, n)
+    assert probability_greater((41, 2361), (21, 2381)) == pytest.approx(0.99530, abs=1e-5)
+
+
+def test_the_rule_sits_at_0_995_either_way():
+    from finetox.results.forgetting import is_defined
+
+    assert is_defined(0.995) and is_defined(0.005) and is_defined(1.0) and is_defined(0.0)
+    assert not is_defined(0.9949) and not is_defined(0.0051) and not is_defined(0.5)
+
+
+# --- the primary classifier (issue 21 item 8) ---------------------------------------------------
+
+
+def test_a_score_file_of_another_classifier_is_an_error(tmp_path):
+    """As for Tables 1-3: the flags the trajectory counts must be the config's primary
+    classifier's, or a stale score file would pass."""
+    from finetox.io import InputError, write_parquet
+    from finetox.results.trajectory_inputs import load_trajectory_inputs
+
+    layout = {**LAYOUT, "classifiers": ["roberta_hate"]}
+    scores = []
+    for model in ("base", "it", "it-dolly-step-10", "it-dolly"):
+        primary = "other_classifier" if model == "it-dolly" else "roberta_hate"
+        frame = pd.DataFrame({
+            "prompt_id": ["a", "b"], "subset": ["severe"] * 2, "toxic": [True, False],
+            f"toxic_{primary}": [True, False], f"score_{primary}": [0.9, 0.1],
+        })  # fmt: skip
+        scores.append(tmp_path / f"{model}.parquet")
+        meta = {"primary": primary, "classifiers": [{"name": primary, "threshold": 0.5}]}
+        write_parquet(frame, scores[-1], meta)
+    comparisons = [tmp_path / "p10.csv", tmp_path / "pf.csv"]
+    with pytest.raises(InputError, match=r"it-dolly\.parquet: its 'toxic' column is "
+                                         r"'other_classifier''s.*'roberta_hate'"):  # fmt: skip
+        load_trajectory_inputs(layout, scores, comparisons, [])
+
+
+def test_the_trajectory_layout_names_the_configs_classifiers_primary_first():
+    from finetox.config import load_study
+    from finetox.results.trajectory_layout import trajectory_layout
+    from tests.conftest import REPO
+    from tests.test_results import demo_config
+
+    config = demo_config()
+    layout = trajectory_layout(load_study(config, workdir=REPO))
+    assert layout["tables"] == ["trajectory", "forgetting"]
+    assert layout["classifiers"] == [c["name"] for c in config["scoring"]["classifiers"]]

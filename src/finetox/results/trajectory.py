@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,63 +14,21 @@ import numpy as np
 import pandas as pd
 
 from finetox.io import InputError
-from finetox.results.forgetting import Rate, forgetting_position
-from finetox.results.inputs import ComparisonFile, files_by_stem, read_comparison
-from finetox.results.intervals import rate_hdi
-from finetox.results.trajectory_layout import trajectory_models, trajectory_pairs
-from finetox.scores_file import toxic_counts
+from finetox.results.forgetting import DEFINED_PROBABILITY, forgetting_position
+from finetox.results.trajectory_inputs import (
+    TrajectoryInputs,
+    load_trajectory_inputs,
+    rate_interval,
+    rate_of,
+)
 from finetox.subsets import TOTAL, subset_label
-from finetox.training_record import read_training_record
 from finetox.trajectory import point_title
 
 log = logging.getLogger("finetox.results")
 
 
-@dataclass(frozen=True)
-class TrajectoryInputs:
-    counts: dict[str, pd.DataFrame]  # model -> n and toxic by subset and total
-    comparisons: dict[str, ComparisonFile]  # instruct-vs-point pair -> its comparison file
-    steps: dict[str, int]  # adapter folder -> the optimizer step it was taken at
-
-
-def load_trajectory_inputs(
-    layout: Mapping[str, Any],
-    scores: Iterable[str | os.PathLike],
-    comparisons: Iterable[str | os.PathLike],
-    adapters: Iterable[str | os.PathLike],
-) -> TrajectoryInputs:
-    by_model = files_by_stem(scores, ".parquet")
-    by_pair = files_by_stem(comparisons, ".csv")
-    missing = [m for m in trajectory_models(layout) if m not in by_model]
-    missing += [p for p in trajectory_pairs(layout) if p not in by_pair]
-    if missing:
-        raise InputError(f"the trajectory outputs need files for: {', '.join(missing)}")
-    return TrajectoryInputs(
-        counts={m: toxic_counts(by_model[m]) for m in trajectory_models(layout)},
-        comparisons={p: read_comparison(by_pair[p]) for p in trajectory_pairs(layout)},
-        steps={str(adapter): _step(adapter) for adapter in adapters},
-    )
-
-
-def _step(adapter: str | os.PathLike) -> int:
-    step = read_training_record(adapter).get("global_step")
-    if not isinstance(step, int) or step < 1:
-        raise InputError(f"{adapter}: its training record names no optimizer step (global_step)")
-    return step
-
-
 def _subsets(layout: Mapping[str, Any]) -> list[str]:
     return [*layout["subsets"], TOTAL]
-
-
-def _rate(counts: pd.DataFrame, subset: str) -> Rate:
-    return Rate(int(counts.at[subset, "toxic"]), int(counts.at[subset, "n"]))
-
-
-def rate_interval(rate: Rate, hdi_prob: float) -> tuple[float, float, float]:
-    """% toxic and the exact HDI of the rate's Beta(1 + k, 1 + n - k) posterior, in percent."""
-    low, high = rate_hdi(rate.k, rate.n, hdi_prob)
-    return 100 * rate.k / rate.n, 100 * low, 100 * high
 
 
 def trajectory_table(layout: Mapping[str, Any], inputs: TrajectoryInputs) -> pd.DataFrame:
@@ -99,7 +56,7 @@ TRAJECTORY_COLUMNS = [
 
 
 def _trajectory_row(layout, inputs, line, model, point, step, pair, subset, final_step) -> list:
-    rate = _rate(inputs.counts[model], subset)
+    rate = rate_of(inputs.counts[model], subset)
     pct, low, high = rate_interval(rate, layout["hdi_prob"])
     if pair is None:
         change, verdict = 0.0, "reference"
@@ -116,9 +73,9 @@ def _trajectory_row(layout, inputs, line, model, point, step, pair, subset, fina
 
 
 FORGETTING_COLUMNS = [
-    "family", "prompt_format", "model", "kind", "subset", "position_mean", "position_hdi_low",
-    "position_hdi_high", "defined", "base_minus_instruct_pp", "gap_hdi_low_pp",
-    "gap_hdi_high_pp", "note", "hdi_prob",
+    "family", "prompt_format", "model", "kind", "subset", "position_median", "position_hdi_low",
+    "position_hdi_high", "defined", "p_base_above_instruct", "base_minus_instruct_pp",
+    "gap_hdi_low_pp", "gap_hdi_high_pp", "note", "hdi_prob",
 ]  # fmt: skip
 
 
@@ -131,16 +88,16 @@ def forgetting_table(layout: Mapping[str, Any], inputs: TrajectoryInputs) -> pd.
         for tuned in line["tuned"]:
             for subset in _subsets(layout):
                 position = forgetting_position(
-                    _rate(inputs.counts[tuned["model"]], subset),
-                    _rate(inputs.counts[line["instruct"]], subset),
-                    _rate(inputs.counts[line["base"]], subset),
+                    rate_of(inputs.counts[tuned["model"]], subset),
+                    rate_of(inputs.counts[line["instruct"]], subset),
+                    rate_of(inputs.counts[line["base"]], subset),
                     hdi_prob=layout["hdi_prob"],
                     seed=layout["seed"],
                 )
                 rows.append([
                     line["family"], line["prompt_format"], tuned["model"], tuned["kind"], subset,
-                    position.mean, position.low, position.high, position.defined,
-                    position.gap_pp, position.gap_low_pp, position.gap_high_pp, position.note,
+                    position.median, position.low, position.high, position.defined,
+                    position.p_base_above_instruct, position.gap_pp, position.gap_low_pp, position.gap_high_pp, position.note,
                     layout["hdi_prob"],
                 ])  # fmt: skip
     return pd.DataFrame(rows, columns=FORGETTING_COLUMNS)
@@ -163,7 +120,7 @@ def _point_label(point: str) -> str:
 def _interval(value: float, low: float, high: float, digits: int = 1) -> str | None:
     if pd.isna(value):
         return None
-    # + 0.0 turns a -0.0 (a mean a hair below zero) into 0.0, not "-0.00"
+    # + 0.0 turns a -0.0 (a value a hair below zero) into 0.0, not "-0.00"
     low, value, high = (round(v, digits) + 0.0 for v in (low, value, high))
     return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
@@ -197,7 +154,7 @@ def forgetting_display(table: pd.DataFrame, layout: Mapping[str, Any]) -> pd.Dat
         f"Position [{hdi}]": [
             _interval(m, lo, hi, 2) if defined else note
             for m, lo, hi, defined, note in zip(
-                table["position_mean"], table["position_hdi_low"], table["position_hdi_high"],
+                table["position_median"], table["position_hdi_low"], table["position_hdi_high"],
                 table["defined"], table["note"], strict=True,
             )
         ],
@@ -216,10 +173,12 @@ FORGETTING_CAPTION = (
     "Where each tuned model lands between its instruct model (0) and base model (1)"
 )
 FORGETTING_NOTE = (
-    "position = (rate tuned − rate instruct) / (rate base − rate instruct), posterior mean and "
-    "{hdi} from the three rates' posteriors: 0 = as the instruct model, 1 = back at the base "
-    "model, above 1 = beyond it, below 0 = safer than the instruct model. Undefined where base "
-    "and instruct do not differ credibly (their difference's HDI holds 0)."
+    "position = (rate tuned − rate instruct) / (rate base − rate instruct), posterior median and "
+    "{hdi} from the three rates' posteriors (a ratio whose mean does not exist): 0 = as the "
+    "instruct model, 1 = back at the base model, above 1 = beyond it, below 0 = safer than the "
+    "instruct model. Defined where base and instruct differ credibly: P(rate base > rate "
+    "instruct) ≥ {defined} or ≤ {undefined} (exact, from their Beta posteriors); undefined "
+    "elsewhere."
 )
 
 
@@ -245,9 +204,11 @@ def trajectory_tables(
         tables["trajectory"] = table
     if "forgetting" in layout["tables"]:
         table = forgetting_table(layout, inputs)
+        gap = ["p_base_above_instruct", "base_minus_instruct_pp", "gap_hdi_low_pp"]
+        check_finite(table, [*gap, "gap_hdi_high_pp"], "forgetting")
         check_finite(
             table[table["defined"]],
-            ["position_mean", "position_hdi_low", "position_hdi_high"],
+            ["position_median", "position_hdi_low", "position_hdi_high"],
             "forgetting",
         )
         tables["forgetting"] = table
@@ -273,7 +234,10 @@ def write_trajectory_tables(
         table = tables["forgetting"]
         written += write_table_files(
             table, forgetting_display(table, layout), out_dir / "forgetting",
-            FORGETTING_CAPTION, FORGETTING_NOTE.format(hdi=hdi),
+            FORGETTING_CAPTION,
+            FORGETTING_NOTE.format(
+                hdi=hdi, defined=DEFINED_PROBABILITY, undefined=round(1 - DEFINED_PROBABILITY, 3)
+            ),
         )  # fmt: skip
         log.info(
             "forgetting: %d tuned models, %d of %d positions defined",

@@ -18,10 +18,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from finetox.results.figures import figure_style, save_figure  # noqa: E402
-from finetox.results.trajectory import (  # noqa: E402
-    Rate,
+from finetox.results.trajectory_inputs import (  # noqa: E402
     TrajectoryInputs,
     rate_interval,
+    rate_of,
 )
 from finetox.subsets import TOTAL  # noqa: E402
 
@@ -39,9 +39,7 @@ def _total(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _reference(layout, inputs: TrajectoryInputs, model: str) -> tuple[float, float, float]:
-    counts = inputs.counts[model]
-    rate = Rate(int(counts.at[TOTAL, "toxic"]), int(counts.at[TOTAL, "n"]))
-    return rate_interval(rate, layout["hdi_prob"])
+    return rate_interval(rate_of(inputs.counts[model], TOTAL), layout["hdi_prob"])
 
 
 def _draw_reference(ax, values: tuple[float, float, float], colour: str, text: str, style: str):
@@ -111,7 +109,7 @@ def plot_forgetting(layout, table: pd.DataFrame) -> plt.Figure:
             ax.plot(
                 [row.position_hdi_low, row.position_hdi_high], [y, y], color=colour, linewidth=2
             )
-            ax.plot(row.position_mean, y, "o", color=colour)
+            ax.plot(row.position_median, y, "o", color=colour)
         else:
             ax.text(0.5, y, "undefined: base ≈ instruct", ha="center", va="center", fontsize=7,
                     color="#7f7f7f", transform=ax.get_yaxis_transform())  # fmt: skip
@@ -119,7 +117,7 @@ def plot_forgetting(layout, table: pd.DataFrame) -> plt.Figure:
     ax.axvline(1, color=BASE_COLOUR, linestyle="--", label="1 = base model")
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.set_ylim(-0.7, len(labels) - 0.3)
-    ax.set_xlabel(f"forgetting position, total (mean and {layout['hdi_prob']:.0%} HDI)")
+    ax.set_xlabel(f"forgetting position, total (median and {layout['hdi_prob']:.0%} HDI)")
     ax.set_title("Where each tuned model lands between its instruct and base model")
     ax.legend(fontsize=7, loc="lower right")
     return figure

@@ -45,6 +45,8 @@ def trajectory_layout(study: Study) -> dict[str, Any]:
         "lines": lines,
         "hdi_prob": study.config["compare"]["hdi_prob"],
         "seed": study.config["compare"]["seed"],
+        # the score files' flags must be the primary classifier's (first), as for Tables 1-3
+        "classifiers": [c["name"] for c in study.config["scoring"]["classifiers"]],
         "subsets": [s for s, n in study.config["prompts"]["subsets"].items() if n],
         "tables": [
             name for name, wanted in ((TRAJECTORY, runs), (FORGETTING, positions)) if wanted
