@@ -1,0 +1,86 @@
+"""The reproduction table of % toxic: for every row of the paper's Tables 1-3 whose model the study
+ran with raw prompts, per subset and in total, the paper's % toxic beside ours (primary classifier
+and threshold), and what was left out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from finetox.results.intervals import rate_hdi
+from finetox.results.reproduction.matching import arms, listed
+from finetox.results.reproduction.paper import SUBSET_ORDER
+from finetox.subsets import SUBSETS, subset_label
+
+REPRODUCTION_COLUMNS = [
+    "table", "family", "model_paper", "slug", "arm", "model", "subset", "paper_pct", "ours_pct",
+    "diff_pp", "toxic", "n", "hdi_low_pct", "hdi_high_pct", "hdi_prob", "paper_in_hdi",
+]  # fmt: skip
+
+
+def reproduction_table(
+    paper: pd.DataFrame,
+    percents: Mapping[str, pd.DataFrame],
+    hdi_prob: float,
+    subsets: Sequence[str] = SUBSETS,
+) -> tuple[pd.DataFrame, list[str]]:
+    """One row per paper table row, arm and subset (Total first) that the study ran (`percents`:
+    our model -> its counts and percents, finetox.results.counts), and the notes on what was
+    left out."""
+    rows = []
+    not_run: list[str] = []
+    no_subset: dict[str, list[str]] = {}
+    for row in paper.itertuples(index=False):
+        ran = [(arm, model) for arm, model in arms(row.slug) if model in percents]
+        if not ran and row.slug not in not_run:
+            not_run.append(row.slug)
+        for arm, model in ran:
+            counts = percents[model]
+            for subset in SUBSET_ORDER:
+                if subset not in counts.index:
+                    if subset in subsets:  # the run has it, this model's file does not
+                        no_subset.setdefault(model, [])
+                        if subset not in no_subset[model]:
+                            no_subset[model].append(subset)
+                    continue
+                toxic, total = int(counts.at[subset, "toxic"]), int(counts.at[subset, "n"])
+                low, high = (100 * end for end in rate_hdi(toxic, total, hdi_prob))
+                paper_pct, ours = float(getattr(row, subset)), float(counts.at[subset, "pct"])
+                rows.append(
+                    {
+                        "table": row.table, "family": row.family, "model_paper": row.model_label,
+                        "slug": row.slug, "arm": arm, "model": model, "subset": subset,
+                        "paper_pct": paper_pct, "ours_pct": ours,
+                        "diff_pp": round(ours - paper_pct, 1), "toxic": toxic, "n": total,
+                        "hdi_low_pct": low, "hdi_high_pct": high, "hdi_prob": hdi_prob,
+                        "paper_in_hdi": bool(low <= paper_pct <= high),
+                    }
+                )  # fmt: skip
+    frame = pd.DataFrame(rows, columns=REPRODUCTION_COLUMNS)
+    frame = frame.astype({"table": "Int64", "toxic": "Int64", "n": "Int64"})
+    models = paper["slug"].nunique()
+    notes = []
+    if frame.empty:
+        notes.append(
+            f"No model of the paper was run: none of the {models} models of its Tables 1-3 is a "
+            f"model of this study with raw prompts (the paper's rows name them by the slugs of "
+            f"config/config.yaml)."
+        )
+    elif not_run:
+        notes.append(
+            f"Left out, not run with raw prompts in this study ({len(not_run)} of the paper's "
+            f"{models} models): {listed(not_run)}."
+        )
+    lacking = [subset for subset in SUBSETS if subset not in subsets]
+    if lacking and not frame.empty:
+        notes.append(
+            f"Left out, subsets this run lacks: {listed(subset_label(s) for s in lacking)}; our "
+            f"Total is over the subsets it has, the paper's over all six."
+        )
+    for model, missing in no_subset.items():
+        notes.append(
+            f"Left out, subsets missing from the score file of {model}: "
+            f"{listed(subset_label(s) for s in missing)}."
+        )
+    return frame, notes
