@@ -1,12 +1,14 @@
 """The reproduction tables on score files built with exactly the paper's toxic counts (Severe and
 Random 1,000 prompts, the CEB subsets 100 each: 15.2% is 152 of 1,000) and on comparison files
-built to agree or disagree with the paper's verdicts: differences of 0.0, the paper's value inside
-our interval, totals within the paper's rounding, Dolly arms, and what a study lacks named in the
-notes; the paper's files checked line by line; the exact HDI of a rate."""
+built to agree or disagree with the paper's verdicts: differences of 0.0, ours consistent with the
+paper's (the HDI of ours − paper holds 0), totals within the paper's rounding, Dolly arms, and what
+a study lacks named in the notes; the paper's files checked line by line; the exact HDI of a rate,
+of a difference of rates, and their calibration at perfect reproduction."""
 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -293,7 +295,11 @@ def test_the_papers_counts_reproduce_every_subset_exactly(reproduced):
     assert list(frame.columns) == REPRODUCTION_COLUMNS
     frame = frame[frame["arm"] != "published"]  # the published arm's counts are its own
     assert (frame["diff_pp"] == 0.0).all() and (frame["ours_pct"] == frame["paper_pct"]).all()
-    assert frame["paper_in_hdi"].all()
+    assert frame["consistent"].all()
+    assert (frame["difference_hdi_low_pp"] < 0).all() and (
+        frame["difference_hdi_high_pp"] > 0
+    ).all()
+    assert (frame["paper_n"] == frame["n"]).all()  # the paper's prompts are ours here
     assert (frame["hdi_low_pct"] <= frame["ours_pct"]).all()
     assert (frame["ours_pct"] <= frame["hdi_high_pct"]).all()
     # the Severe and Random counts are exact; the paper's totals are rounded
@@ -325,7 +331,10 @@ def test_a_dolly_row_shows_the_retrained_and_the_published_arm(reproduced):
     assert set(dolly.loc[dolly["arm"] == "published", "model"]) == {PUBLISHED}
     published = dolly[dolly["arm"] == "published"].set_index("subset")
     assert published.at["severe", "ours_pct"] == 20.0 and published.at["severe", "diff_pp"] == 8.1
-    assert not published.at["severe", "paper_in_hdi"]  # 11.9 outside [17.6, 22.6]
+    assert not published.at["severe", "consistent"]  # 200 of 1,000 against the paper's 119
+    assert published.at["severe", "paper_toxic"] == 119
+    assert 4 < published.at["severe", "difference_hdi_low_pp"] < 8.1
+    assert 8.1 < published.at["severe", "difference_hdi_high_pp"] < 12
     assert published.at["random", "diff_pp"] == 0.0
     # a model without a Dolly twin has no arm
     assert frame.loc[frame["slug"] == "llama2-7b", "arm"].isna().all()
@@ -336,7 +345,8 @@ def test_a_dolly_row_shows_the_retrained_and_the_published_arm(reproduced):
         if r["Arm"] == "published" and r["Subset"] == "Severe"
     )  # fmt: skip
     assert (row["Paper %"], row["Ours %"], row["Difference, pp"]) == ("11.9", "20.0", "+8.1")
-    assert row["Paper inside our HDI"] == "no" and row["Ours, 95% HDI, %"] == "[17.6, 22.6]"
+    assert row["Consistent"] == "no" and row["Ours, 95% HDI, %"] == "[17.6, 22.6]"
+    assert re.fullmatch(r"\[\+\d\.\d, \+\d+\.\d\]", row["Difference, 95% HDI, pp"])
 
 
 def test_the_note_names_the_models_not_run(reproduced):
@@ -393,8 +403,36 @@ def test_our_rate_is_off_where_our_counts_are(tmp_path):
     frame = read(tmp_path, "reproduction")
     rows = frame[(frame["slug"] == "llama3.1-8b-instruct") & (frame["table"] == 1)]
     rows = rows.set_index("subset")
-    assert rows.at["severe", "diff_pp"] == 1.0 and rows.at["severe", "paper_in_hdi"]
+    assert rows.at["severe", "diff_pp"] == 1.0 and rows.at["severe", "consistent"]
     assert rows.at[TOTAL, "ours_pct"] == 4.5 and rows.at[TOTAL, "diff_pp"] == 0.4  # 109 of 2400
+
+
+@pytest.mark.parametrize(("subset", "prompts"), [(TOTAL, 2400), ("race", 100)])
+def test_a_perfect_reproduction_is_consistent_about_95_percent_of_the_time(subset, prompts):
+    """Ours and the paper's counts drawn from the same rate (9.2%, the paper's Llama-2-7B total),
+    the paper's printed to 0.1 %: 'consistent' (the HDI of ours − paper holds 0) in about 95% of
+    rows. Whether the paper's value lay inside our rate's HDI said yes in only 85% (n = 2,400) and
+    81% (n = 100): it ignored that the paper's value is an estimate too."""
+    from finetox.results.reproduction import reproduction_table
+
+    rng = np.random.default_rng(21)
+    runs = 600
+    ours, theirs = rng.binomial(prompts, 0.092, size=(2, runs))
+    paper = pd.DataFrame(
+        [[1, "F", f"M{i}", f"m{i}", *[0.0] * (1 + len(SUBSETS))] for i in range(runs)],
+        columns=["table", "family", "model_label", "slug", TOTAL, *SUBSETS],
+    )
+    paper[subset] = [round(100 * k / prompts, 1) for k in theirs]
+    percents = {
+        f"m{i}": pd.DataFrame({"n": [prompts], "toxic": [k], "pct": [round(100 * k / prompts, 1)]},
+                              index=[subset])
+        for i, k in enumerate(ours)
+    }  # fmt: skip
+    frame, _ = reproduction_table(paper, percents, 0.95)
+    assert len(frame) == runs
+    share = frame["consistent"].mean()
+    print(f"n = {prompts}: consistent in {share:.1%} of {runs} perfect reproductions")
+    assert 0.925 <= share <= 0.98, share
 
 
 # --- verdicts ----------------------------------------------------------------------------------
@@ -613,6 +651,25 @@ def test_the_rate_hdi_agrees_with_arviz_on_draws():
     draws = rng.beta(*rate_posterior(152, 1000), 400_000)
     expected = az.hdi(draws, hdi_prob=0.9)
     assert rate_hdi(152, 1000, 0.9) == pytest.approx(tuple(expected), abs=2e-4)
+
+
+@pytest.mark.parametrize(
+    ("ours", "paper"),
+    [((220, 2400), (221, 2400)), ((9, 100), (0, 100)), ((200, 1000), (119, 1000))],
+)
+def test_the_difference_hdi_agrees_with_arviz_on_draws(ours, paper):
+    """The convolution's HDI of ours − paper against the HDI of 2,000,000 draws of it."""
+    import arviz as az
+
+    from finetox.results.intervals import difference_hdi
+
+    first, second = rate_posterior(*ours), rate_posterior(*paper)
+    rng = np.random.default_rng(0)
+    draws = rng.beta(*first, 2_000_000) - rng.beta(*second, 2_000_000)
+    mean, low, high = difference_hdi(first, second, 0.95)
+    assert (low, high) == pytest.approx(tuple(az.hdi(draws, hdi_prob=0.95)), abs=1e-3)
+    assert mean == pytest.approx(draws.mean(), abs=1e-4)
+    assert difference_hdi(first, second, 0.95) == (mean, low, high)  # no seed: the same each time
 
 
 def test_beta_hdi_of_a_flat_posterior_is_its_middle():

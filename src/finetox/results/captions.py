@@ -128,11 +128,13 @@ def reproduction_note(
             f"generations flagged toxic by {primary} (threshold {threshold}) with raw prompts, as "
             f"the paper prompted; difference = ours − paper, in percentage points. Our "
             f"{hdi_prob:.0%} HDI is the highest-density interval of the rate's posterior, "
-            f"Beta(1 + toxic, 1 + prompts − toxic) (the rate view's); 'Paper inside our HDI' says "
-            f"whether the paper's value lies in it. The paper prints one decimal (Severe and "
-            f"Random: 1,000 prompts each; Race, Gender, Age, Religion: 100 each; Total: all "
-            f"2,400, rounded), so a difference within ±0.05 pp is rounding; our Total is over "
-            f"the subsets this run has.",
+            f"Beta(1 + toxic, 1 + prompts − toxic) (the rate view's). The paper prints one "
+            f"decimal (Severe and Random: 1,000 prompts each; Race, Gender, Age, Religion: 100 "
+            f"each; Total: all 2,400, rounded), so a difference within ±0.05 pp is rounding; our "
+            f"Total is over the subsets this run has. The paper's rate is an estimate too: its "
+            f"toxic count, recovered from its % and prompts, gets the same Beta posterior, and "
+            f"the difference's {hdi_prob:.0%} HDI is that of ours − the paper's; 'Consistent' "
+            f"when it holds 0 (at a perfect reproduction, about {hdi_prob:.0%} of rows).",
             DOLLY_ARMS,
             *notes,
         ]

@@ -58,7 +58,7 @@ def rate_hdi(toxic: int, total: int, hdi_prob: float) -> tuple[float, float]:
 
 # the difference of two Betas is found on a grid this fine (cells per standard deviation of the
 # narrower one): its HDI ends move by under 1/GRID_PER_SD of a standard deviation
-GRID_PER_SD = 1000
+GRID_PER_SD = 250
 # each Beta's grid spans its quantiles [TAIL, 1 - TAIL]: the mass left out is far below any HDI's
 TAIL = 1e-10
 

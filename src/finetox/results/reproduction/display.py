@@ -31,18 +31,27 @@ def _interval(change: float, low: float, high: float, digits: int) -> str:
     return f"{change:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
+def _signed_interval(low: float, high: float) -> str:
+    # + 0.0 turns a -0.0 (an end a hair below zero) into 0.0, not "-0.0"
+    low, high = (round(end, 1) + 0.0 for end in (low, high))
+    return f"[{low:+.1f}, {high:+.1f}]"
+
+
 def reproduction_display(frame: pd.DataFrame, hdi_prob: float) -> pd.DataFrame:
     rows = [
         [
             str(row.table), row.family, row.model_paper, row.arm or None, subset_label(row.subset),
             fmt_pct(row.paper_pct), fmt_pct(row.ours_pct), f"{row.diff_pp:+.1f}",
-            f"[{row.hdi_low_pct:.1f}, {row.hdi_high_pct:.1f}]", _yes_no(row.paper_in_hdi),
+            f"[{row.hdi_low_pct:.1f}, {row.hdi_high_pct:.1f}]",
+            _signed_interval(row.difference_hdi_low_pp, row.difference_hdi_high_pp),
+            _yes_no(row.consistent),
         ]
         for row in frame.itertuples(index=False)
     ]  # fmt: skip
     columns = [
         "Paper's table", "Family", "Model (paper)", "Arm", "Subset", "Paper %", "Ours %",
-        "Difference, pp", f"Ours, {hdi_prob:.0%} HDI, %", "Paper inside our HDI",
+        "Difference, pp", f"Ours, {hdi_prob:.0%} HDI, %", f"Difference, {hdi_prob:.0%} HDI, pp",
+        "Consistent",
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 

@@ -23,6 +23,11 @@ PAPER_TABLES = (1, 2, 3)
 # the paper's direction of a credible change, and the HDI + ROPE verdict that says the same
 DIRECTIONS = {"b more toxic": "increase", "b less toxic": "decrease"}
 SUBSET_ORDER = (TOTAL, *SUBSETS)
+# the prompts behind each of the paper's percentages (resources/paper/README.md)
+PAPER_PROMPTS = {
+    "severe": 1000, "random": 1000, "race": 100, "gender": 100, "age": 100, "religion": 100,
+    TOTAL: 2400,
+}  # fmt: skip
 
 
 def _read_csv(path: str | os.PathLike, columns: Sequence[str]) -> pd.DataFrame:

@@ -1,22 +1,36 @@
 """The reproduction table of % toxic: for every row of the paper's Tables 1-3 whose model the study
 ran with raw prompts, per subset and in total, the paper's % toxic beside ours (primary classifier
-and threshold), and what was left out."""
+and threshold), the difference ours − paper with its HDI, and what was left out.
+
+Both sides are binomial estimates: ours k of n, the paper's printed to 0.1 % of its own prompts
+(paper.PAPER_PROMPTS), its count recovered as round(% × n / 100). Each rate gets the rate view's
+Beta(1 + k, 1 + n − k) posterior, and the difference ours − paper its HDI (computed, not drawn:
+finetox.results.intervals.difference_hdi); 'consistent' when that HDI holds 0. Asking only
+whether the paper's value lies in our rate's HDI ignores the paper's own uncertainty: at a
+perfect reproduction it says no about one row in six."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
-from finetox.results.intervals import rate_hdi
+from finetox.results.intervals import difference_hdi, rate_hdi, rate_posterior
 from finetox.results.reproduction.matching import arms, listed
-from finetox.results.reproduction.paper import SUBSET_ORDER
+from finetox.results.reproduction.paper import PAPER_PROMPTS, SUBSET_ORDER
 from finetox.subsets import SUBSETS, subset_label
 
 REPRODUCTION_COLUMNS = [
     "table", "family", "model_paper", "slug", "arm", "model", "subset", "paper_pct", "ours_pct",
-    "diff_pp", "toxic", "n", "hdi_low_pct", "hdi_high_pct", "hdi_prob", "paper_in_hdi",
+    "diff_pp", "toxic", "n", "hdi_low_pct", "hdi_high_pct", "paper_toxic", "paper_n",
+    "difference_hdi_low_pp", "difference_hdi_high_pp", "hdi_prob", "consistent",
 ]  # fmt: skip
+
+
+def paper_count(pct: float, prompts: int) -> int:
+    """The paper's toxic count behind a % printed to one decimal over `prompts` prompts."""
+    return round(pct * prompts / 100)
 
 
 def reproduction_table(
@@ -38,27 +52,45 @@ def reproduction_table(
         for arm, model in ran:
             counts = percents[model]
             for subset in SUBSET_ORDER:
-                if subset not in counts.index:
-                    if subset in subsets:  # the run has it, this model's file does not
-                        no_subset.setdefault(model, [])
-                        if subset not in no_subset[model]:
-                            no_subset[model].append(subset)
-                    continue
-                toxic, total = int(counts.at[subset, "toxic"]), int(counts.at[subset, "n"])
-                low, high = (100 * end for end in rate_hdi(toxic, total, hdi_prob))
-                paper_pct, ours = float(getattr(row, subset)), float(counts.at[subset, "pct"])
-                rows.append(
-                    {
-                        "table": row.table, "family": row.family, "model_paper": row.model_label,
-                        "slug": row.slug, "arm": arm, "model": model, "subset": subset,
-                        "paper_pct": paper_pct, "ours_pct": ours,
-                        "diff_pp": round(ours - paper_pct, 1), "toxic": toxic, "n": total,
-                        "hdi_low_pct": low, "hdi_high_pct": high, "hdi_prob": hdi_prob,
-                        "paper_in_hdi": bool(low <= paper_pct <= high),
-                    }
-                )  # fmt: skip
+                if subset in counts.index:
+                    rows.append(_row(row, arm, model, subset, counts, hdi_prob))
+                elif subset in subsets:  # the run has it, this model's file does not
+                    no_subset.setdefault(model, [])
+                    if subset not in no_subset[model]:
+                        no_subset[model].append(subset)
     frame = pd.DataFrame(rows, columns=REPRODUCTION_COLUMNS)
-    frame = frame.astype({"table": "Int64", "toxic": "Int64", "n": "Int64"})
+    frame = frame.astype({"table": "Int64", "toxic": "Int64", "n": "Int64", "paper_toxic": "Int64",
+                          "paper_n": "Int64"})  # fmt: skip
+    return frame, _notes(frame, paper, not_run, no_subset, subsets)
+
+
+def _row(row: Any, arm: str, model: str, subset: str, counts: pd.DataFrame, hdi_prob: float):
+    toxic, total = int(counts.at[subset, "toxic"]), int(counts.at[subset, "n"])
+    low, high = (100 * end for end in rate_hdi(toxic, total, hdi_prob))
+    paper_pct, ours = float(getattr(row, subset)), float(counts.at[subset, "pct"])
+    paper_n = PAPER_PROMPTS[subset]
+    paper_toxic = paper_count(paper_pct, paper_n)
+    _, diff_low, diff_high = difference_hdi(
+        rate_posterior(toxic, total), rate_posterior(paper_toxic, paper_n), hdi_prob
+    )
+    return {
+        "table": row.table, "family": row.family, "model_paper": row.model_label,
+        "slug": row.slug, "arm": arm, "model": model, "subset": subset,
+        "paper_pct": paper_pct, "ours_pct": ours, "diff_pp": round(ours - paper_pct, 1),
+        "toxic": toxic, "n": total, "hdi_low_pct": low, "hdi_high_pct": high,
+        "paper_toxic": paper_toxic, "paper_n": paper_n,
+        "difference_hdi_low_pp": 100 * diff_low, "difference_hdi_high_pp": 100 * diff_high,
+        "hdi_prob": hdi_prob, "consistent": bool(diff_low <= 0 <= diff_high),
+    }  # fmt: skip
+
+
+def _notes(
+    frame: pd.DataFrame,
+    paper: pd.DataFrame,
+    not_run: list[str],
+    no_subset: Mapping[str, list[str]],
+    subsets: Sequence[str],
+) -> list[str]:
     models = paper["slug"].nunique()
     notes = []
     if frame.empty:
@@ -83,4 +115,4 @@ def reproduction_table(
             f"Left out, subsets missing from the score file of {model}: "
             f"{listed(subset_label(s) for s in missing)}."
         )
-    return frame, notes
+    return notes

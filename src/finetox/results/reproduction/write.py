@@ -93,10 +93,12 @@ def write_reproduction(
 
 
 def _log(table: pd.DataFrame, verdicts: pd.DataFrame, paper: pd.DataFrame) -> None:
-    inside = int(table["paper_in_hdi"].sum()) if not table.empty else 0
+    consistent = int(table["consistent"].sum()) if not table.empty else 0
     agree = int(verdicts["best_agrees"].fillna(False).sum()) if not verdicts.empty else 0
     log.info(
-        "reproduction: %d of the paper's %d models run; the paper's value inside our HDI in %d "
-        "of %d rows; %d verdict rows, %d agreeing with the paper under its rule",
-        table["slug"].nunique(), paper["slug"].nunique(), inside, len(table), len(verdicts), agree,
+        "reproduction: %d of the paper's %d models run; ours consistent with the paper's (the HDI "
+        "of the difference holds 0) in %d of %d rows; %d verdict rows, %d agreeing with the paper "
+        "under its rule",
+        table["slug"].nunique(), paper["slug"].nunique(), consistent, len(table), len(verdicts),
+        agree,
     )  # fmt: skip
