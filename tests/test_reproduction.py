@@ -411,8 +411,9 @@ def test_our_rate_is_off_where_our_counts_are(tmp_path):
 def test_a_perfect_reproduction_is_consistent_about_95_percent_of_the_time(subset, prompts):
     """Ours and the paper's counts drawn from the same rate (9.2%, the paper's Llama-2-7B total),
     the paper's printed to 0.1 %: 'consistent' (the HDI of ours − paper holds 0) in about 95% of
-    rows. Whether the paper's value lay inside our rate's HDI said yes in only 85% (n = 2,400) and
-    81% (n = 100): it ignored that the paper's value is an estimate too."""
+    rows. Whether the paper's printed value lay inside our rate's HDI said yes in only 83%
+    (n = 2,400) and 82% (n = 100) of these same draws: it ignored that the paper's value is an
+    estimate too."""
     from finetox.results.reproduction import reproduction_table
 
     rng = np.random.default_rng(21)

@@ -3,9 +3,9 @@ config's slugs) beside ours.
 
 - `reproduction`: for every row of the paper's Tables 1-3 whose model the study ran with raw
   prompts (as the paper prompted), per subset and in total: the paper's % toxic, ours (primary
-  classifier and threshold), the difference ours − paper in percentage points, and whether the
-  paper's value lies inside our HDI of that rate (the rate view's Beta posterior,
-  finetox.results.intervals). A Dolly row (slug `X-dolly`) matches our retrained `X-dolly` and,
+  classifier and threshold), the difference ours − paper in percentage points with its HDI (each
+  rate a Beta posterior, the rate view's; finetox.results.intervals), and whether ours is
+  consistent with the paper's (that HDI holds 0). A Dolly row (slug `X-dolly`) matches our retrained `X-dolly` and,
   where the study has it, the authors' published model `X-dolly-published`: the `arm` column says
   which.
 - `reproduction_verdicts`: for every verdict the paper states (its text and Figures 1-4) whose pair
