@@ -54,10 +54,14 @@ class Position:
     def note(self) -> str:
         if self.defined:
             return ""
+        # + 0.0 turns a -0.0 (an end a hair below zero) into 0.0, not "-0.0"
+        gap, low, high = (
+            round(v, 1) + 0.0 for v in (self.gap_pp, self.gap_low_pp, self.gap_high_pp)
+        )
         return (
             f"undefined: base and instruct do not differ credibly: P(base > instruct) = "
-            f"{_probability(self.p_base_above_instruct)} (base − instruct {self.gap_pp:+.1f} pp, "
-            f"HDI [{self.gap_low_pp:+.1f}, {self.gap_high_pp:+.1f}])"
+            f"{_probability(self.p_base_above_instruct)} (base − instruct {gap:+.1f} pp, "
+            f"HDI [{low:+.1f}, {high:+.1f}])"
         )
 
 
