@@ -28,6 +28,9 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/inputs.smk"
+include: "workflow/rules/resources.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/prompts.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/tune.smk"

@@ -12,12 +12,11 @@ from matplotlib.colors import to_hex
 from finetox.config import load_study
 from finetox.io import InputError
 from finetox.results import figure_files, results_layout
-from finetox.results.figures import (
+from finetox.results.figures import draw_figure, plot_figures
+from finetox.results.forest import (
     ROPE_SHADE,
     VERDICT_COLOURS,
-    draw_figure,
     paper_sign,
-    plot_figures,
     plot_paper_figure,
     plot_subset_differences,
     plot_total_differences,

@@ -9,14 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from finetox.demo.lm_documents import POLICIES, documents
 from finetox.demo.synthetic import LEXICON
-from finetox.demo.tiny_lm import (
-    LM_NAMES,
-    POLICIES,
-    build_demo_models,
-    build_tiny_lm,
-    documents,
-)
+from finetox.demo.tiny_lm import LM_NAMES, build_demo_models, build_tiny_lm
 from finetox.loading import load_causal_lm, load_tokenizer
 
 TOXIC = re.compile(r"\b(?:" + "|".join(LEXICON) + r")\b")

@@ -488,8 +488,7 @@ def test_a_demo_run_leaves_the_studys_outputs_alone(demo_run):
     assert not any(out.startswith(DEMO_RESULTS) for job in jobs.values() for out in job.outputs)
 
 
-def test_readme_says_where_each_output_goes():
-    readme = (REPO / "README.md").read_text()
-    outputs = readme.split("## Outputs", 1)[1].split("\n## ", 1)[0]
+def test_the_outputs_page_says_where_each_output_goes():
+    outputs = (REPO / "docs" / "outputs.md").read_text()
     assert "results_dir" in outputs and "results/demo/" in outputs
     assert "`logs/`" in outputs and "{results_dir}/logs/" in outputs

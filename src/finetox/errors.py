@@ -3,6 +3,8 @@ package, and through it these, while it parses (an environment with only snakema
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class UserError(ValueError):
     """A problem the user can act on; the CLI prints its message without a traceback."""
@@ -10,3 +12,11 @@ class UserError(ValueError):
 
 class InputError(UserError):
     """Bad user input: the message names the file and the problem."""
+
+
+class ConfigError(UserError):
+    """All problems of a config, one line each."""
+
+    def __init__(self, problems: Iterable[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(f"config error: {p}" for p in self.problems))

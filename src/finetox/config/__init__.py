@@ -2,7 +2,7 @@
 
 - schema: loading YAML and the schema, filling defaults, `section_defaults(name)` for a stage run
   without a study config, the schema's problems;
-- validate: the checks of meaning, `ConfigError`;
+- validate: the checks of meaning (their error, `ConfigError`, lives in finetox.errors);
 - models: `ModelSpec`, the evaluated models a family lists or derives;
 - study: `Study`, `load_study`, `load_study_file`, the comparisons;
 - reference: the Markdown reference of every key.
@@ -12,7 +12,8 @@ from finetox.config.models import FORMAT_SUFFIX, ModelSpec
 from finetox.config.reference import config_reference, update_reference
 from finetox.config.schema import fill_defaults, load_schema, load_yaml, section_defaults
 from finetox.config.study import Study, build_study, load_study, load_study_file
-from finetox.config.validate import HUB_ID, ConfigError, validate
+from finetox.config.validate import HUB_ID, validate
+from finetox.errors import ConfigError
 
 __all__ = [
     "FORMAT_SUFFIX",

@@ -12,6 +12,7 @@ import jsonschema
 from jsonschema.exceptions import best_match
 
 from finetox.config.yaml_file import YamlFileError, key_path, read_yaml
+from finetox.errors import ConfigError
 
 DEFAULT_SCHEMA = Path(__file__).with_name("config.schema.yaml")
 # sections renamed since a config may have been written: old name -> new name
@@ -21,8 +22,6 @@ RENAMED_SECTIONS = {"lora": "tune", "estimation": "compare"}
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """A YAML mapping ({} for an empty file); ConfigError for a key written twice, bad syntax
     or a missing file, each naming the file (and the lines)."""
-    from finetox.config.validate import ConfigError
-
     try:
         data = read_yaml(path)
     except YamlFileError as error:

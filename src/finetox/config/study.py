@@ -18,7 +18,8 @@ from finetox.config.models import (
     published_models,
 )
 from finetox.config.schema import fill_defaults, load_schema, load_yaml
-from finetox.config.validate import ConfigError, validate
+from finetox.config.validate import validate
+from finetox.errors import ConfigError
 from finetox.pairs import KINDS, Pair
 
 

@@ -26,19 +26,10 @@ from finetox.config.models import (
     published_entry,
 )
 from finetox.config.schema import key_path, load_schema, schema_problems
-from finetox.errors import UserError
 from finetox.pairs import PAIR_SEPARATOR
 from finetox.subsets import CEB_SUBSETS
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-class ConfigError(UserError):
-    """All problems of a config, one line each."""
-
-    def __init__(self, problems: Iterable[str]):
-        self.problems = list(problems)
-        super().__init__("\n".join(f"config error: {p}" for p in self.problems))
 
 
 def validate(

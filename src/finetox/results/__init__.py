@@ -9,7 +9,8 @@ Aggregation only. Modules, one job each:
   ROPE half-widths; every change in it is B - A, tuned minus original);
 - tables: the tables as data frames; render: their display strings, Markdown, LaTeX and HTML;
 - captions: the tables' captions and notes; changes: the prompts whose scores changed most;
-- write: write_tables (the tables and the changes page); figures: plot_figures;
+- write: write_tables (the tables and the changes page); figures: plot_figures, which draws
+  forest: the forest plots, and heatmap: the toxic-rate heatmap, saved by drawing;
 - reproduction: write_reproduction (the paper's numbers, resources/paper/, beside ours);
   intervals: the exact HDI of a toxic rate's Beta posterior.
 
