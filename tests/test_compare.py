@@ -615,7 +615,9 @@ def test_cli_usage_errors_exit_2(score_files, tmp_path, capsys):
     assert main(["compare", str(bad), str(score_files / "clean.parquet")]) == 2
     assert "bad.csv: 1 of 150 rows" in capsys.readouterr().err
     unpaired = tmp_path / "unpaired.csv"
-    score_frame(3, 0.03, {"severe": 5}).to_csv(unpaired, index=False)
+    # the same classifier's column as the scoring stage's file (a different one is item 6's error)
+    renamed = score_frame(3, 0.03, {"severe": 5}).rename(columns={"score": "score_roberta"})
+    renamed.to_csv(unpaired, index=False)
     assert main(["compare", str(unpaired), str(score_files / "clean.parquet")]) == 2
     assert "--allow-unpaired" in capsys.readouterr().err
     missing = ["compare", str(score_files / "clean.parquet"), str(tmp_path / "none.parquet")]
@@ -776,8 +778,9 @@ def test_different_score_columns_are_an_error_naming_both(tmp_path, capsys):
     assert code == 2
     assert last_line(err) == (
         f"finetox compare: A ({tmp_path / 'a.csv'}) and B ({tmp_path / 'b.csv'}) were not scored "
-        "alike: score column 'score_x' in A, 'score_y' in B; compare one classifier's scores "
-        "(name the column with --score-column and the threshold with --threshold)"
+        "alike: score column 'score_x' in A, 'score_y' in B; compare the scores of one "
+        "classifier at one threshold (--score-column names a column both files hold, "
+        "--threshold recomputes both sides' flags)"
     )
 
 

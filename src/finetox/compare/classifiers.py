@@ -71,8 +71,8 @@ def check_scored_alike(a: Scores, b: Scores, *, explicit_column: bool) -> None:
     if found:
         raise CompareError(
             f"A ({a.path}) and B ({b.path}) were not scored alike: {', '.join(found)}; compare "
-            "one classifier's scores (name the column with --score-column and the threshold "
-            "with --threshold)"
+            "the scores of one classifier at one threshold (--score-column names a column both "
+            "files hold, --threshold recomputes both sides' flags)"
         )
     if explicit_column:
         noted = differences(record_a, record_b, explicit_column=False)
