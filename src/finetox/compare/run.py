@@ -160,7 +160,7 @@ def _compare_subset(a, b, pairs, subset, settings, sampler):
         part_a, part_b, _in_subset(pairs, subset), settings, seed
     )
     best_fields, draws = _best_view(part_a, part_b, settings, sampler, seed)
-    best_fields["warning"] = "; ".join(filter(None, [pairing, best_fields["warning"]]))
+    warning = "; ".join(filter(None, [pairing, best_fields.pop("warning")]))
     row = {
         "subset": subset,
         "n_a": len(part_a),
@@ -171,6 +171,7 @@ def _compare_subset(a, b, pairs, subset, settings, sampler):
         "rate_b": float(part_b["toxic"].mean()),
         **rate_fields,
         **best_fields,
+        "warning": warning,
         "hdi_prob": settings.hdi_prob,
         "rope_pp": settings.rope.rate_pp,
         "rope_best": settings.rope.best,
