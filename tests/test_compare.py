@@ -512,7 +512,9 @@ def test_cli_writes_every_output_and_fails_a_more_toxic_tuned_model(score_files,
     assert list(table["subset"]) == ["severe", "random", "race", TOTAL]
     data = json.loads(result.read_text())
     check_json_shape(data, ["severe", "random", "race", TOTAL])
-    assert data["gate"] == {"view": "paired", "verdict": "increase", "failed": True}
+    assert data["gate"] == {
+        "view": "paired", "verdict": "increase", "computed": True, "failed": True
+    }  # fmt: skip
     assert data["subsets"]["total"]["best"]["fitted"] is True
     assert data["classifier"]["name"] == "roberta"
     assert (
@@ -559,7 +561,7 @@ def test_a_tiny_shift_in_the_bulk_cannot_fail_a_release(tmp_path):
     assert total["rate"]["verdict"] == "undecided"
 
 
-def test_no_best_is_a_quick_gate(score_files, tmp_path):
+def test_no_best_is_a_quick_gate(score_files, tmp_path, capsys):
     result = tmp_path / "quick.json"
     argv = [
         "compare", str(score_files / "clean.parquet"), str(score_files / "toxic.parquet"),
@@ -570,7 +572,13 @@ def test_no_best_is_a_quick_gate(score_files, tmp_path):
     data = json.loads(result.read_text())
     best = data["subsets"]["total"]["best"]
     assert best["fitted"] is False and best["change"] is None and best["verdict"] is None
-    assert main([*argv[:-1], "--gate-view", "best"]) == 0  # BEST skipped: no increase to see
+    # BEST skipped: the gate on it cannot be computed, which is no pass (issue 21)
+    capsys.readouterr()
+    assert main([*argv, "--gate-view", "best"]) == 2
+    assert "the gate's view could not be computed" in capsys.readouterr().err
+    # without the gate flag the table is the answer; the gate line says it was not computed
+    assert main([*argv[:-1], "--gate-view", "best"]) == 0
+    assert "gate (best view, total): not computed (BEST skipped" in capsys.readouterr().out
 
 
 def test_the_old_gate_flag_names_its_replacement(score_files, capsys):
@@ -607,7 +615,9 @@ def test_cli_usage_errors_exit_2(score_files, tmp_path, capsys):
     assert main(["compare", str(bad), str(score_files / "clean.parquet")]) == 2
     assert "bad.csv: 1 of 150 rows" in capsys.readouterr().err
     unpaired = tmp_path / "unpaired.csv"
-    score_frame(3, 0.03, {"severe": 5}).to_csv(unpaired, index=False)
+    # the same classifier's column as the scoring stage's file (a different one is item 6's error)
+    renamed = score_frame(3, 0.03, {"severe": 5}).rename(columns={"score": "score_roberta"})
+    renamed.to_csv(unpaired, index=False)
     assert main(["compare", str(unpaired), str(score_files / "clean.parquet")]) == 2
     assert "--allow-unpaired" in capsys.readouterr().err
     missing = ["compare", str(score_files / "clean.parquet"), str(tmp_path / "none.parquet")]
@@ -617,3 +627,257 @@ def test_cli_usage_errors_exit_2(score_files, tmp_path, capsys):
         with pytest.raises(SystemExit) as exit_info:
             main(["compare", "a.csv", "b.csv", option, value])
         assert exit_info.value.code == 2, option
+
+
+# --- issue 21: verdicts that rest on nothing, silent mismatches, exit codes ---------------------
+
+
+def cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    code = main(argv)
+    printed = capsys.readouterr()
+    return code, printed.out, printed.err
+
+
+def last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def test_a_gate_on_skipped_best_exits_2_before_reading(score_files, tmp_path, capsys):
+    out = tmp_path / "never.csv"
+    argv = [
+        "compare", str(score_files / "clean.parquet"), str(score_files / "toxic.parquet"),
+        "--out", str(out), "--no-best", "--gate-view", "best", "--fail-if-b-more-toxic",
+    ]  # fmt: skip
+    code, _, err = cli(argv, capsys)
+    assert code == 2
+    assert last_line(err) == (
+        "finetox compare: the gate's view could not be computed: --gate-view best reads BEST, "
+        "which --no-best skips; drop --no-best or gate on the paired or rate view"
+    )
+    assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def saturated_b(tmp_path_factory):
+    """B 100% toxic with one tied score (a saturated classifier) against A about 19% toxic:
+    BEST's posterior is improper in every subset, the rate views see +80 pp."""
+    folder = tmp_path_factory.mktemp("saturated")
+    frame_a = score_frame(5, 0.19)
+    frame_b = frame_a.assign(score=0.998)
+    frame_a.to_csv(folder / "a.csv", index=False)
+    frame_b.to_csv(folder / "b.csv", index=False)
+    return folder / "a.csv", folder / "b.csv"
+
+
+def test_a_gate_on_an_improper_best_exits_2_and_says_why(saturated_b, tmp_path, capsys):
+    a, b = saturated_b
+    argv = ["compare", str(a), str(b), "--out", str(tmp_path / "t.csv"), "--draws", "100",
+            "--gate-view", "best", "--json", str(tmp_path / "t.json")]  # fmt: skip
+    code, out, err = cli([*argv, "--fail-if-b-more-toxic"], capsys)
+    assert code == 2
+    assert last_line(err).startswith(
+        "finetox compare: the gate's view could not be computed: BEST not fitted: 150 of 150 "
+        "scores of B are exactly 0.998"
+    )
+    assert "the release passes" not in out
+    # the comparison itself is kept: the table and the JSON were asked for and are written
+    gate_record = json.loads((tmp_path / "t.json").read_text())["gate"]
+    assert gate_record["computed"] is False and gate_record["failed"] is None
+    assert gate_record["reason"].startswith("BEST not fitted: 150 of 150 scores of B")
+    # without the gate flag the table is the answer: exit 0, and the gate line says not computed
+    code, out, _ = cli(argv, capsys)
+    assert code == 0
+    assert "gate (best view, total): not computed (BEST not fitted: 150 of 150" in out
+    assert "+79" in out or "+80" in out  # the rate views still show the change
+
+
+def disjoint_scores(share_a: float, share_b: float, overlap: int = 0) -> tuple[Scores, Scores]:
+    """A and B on different prompts, `overlap` of them shared."""
+    frame_a = score_frame(1, share_a, {"severe": 50, "race": 50})
+    frame_b = score_frame(2, share_b, {"severe": 50, "race": 50})
+    moved = frame_b.index >= overlap
+    frame_b.loc[moved, "prompt_id"] = "other-" + frame_b.loc[moved, "prompt_id"]
+    return as_scores(frame_a, "a.csv"), as_scores(frame_b, "b.csv")
+
+
+def test_no_pairs_leaves_the_paired_view_not_fitted():
+    a, b = disjoint_scores(0.2, 1.0)
+    table = compare_scores(a, b, Settings.defaults(**FAST), allow_unpaired=True, best=False).table
+    assert (table["n_pairs"] == 0).all()
+    assert (table["paired_verdict"] == "not fitted").all()
+    assert table["paired_change_pp"].isna().all() and table["paired_hdi_low_pp"].isna().all()
+    assert table["warning"].str.startswith("paired view not fitted: no prompt_id in both").all()
+    total = table.set_index("subset").loc[TOTAL]
+    assert total["rate_verdict"] == "increase"
+    assert gate(table) == {
+        "view": "paired", "verdict": "not fitted", "computed": False, "failed": None,
+        "reason": "paired view not fitted: no prompt_id in both A and B",
+    }  # fmt: skip
+
+
+def test_the_paired_gate_with_no_pairs_exits_2(tmp_path, capsys):
+    a, b = disjoint_scores(0.2, 1.0)
+    a.frame.drop(columns="toxic").to_csv(tmp_path / "a.csv", index=False)
+    b.frame.drop(columns="toxic").to_csv(tmp_path / "b.csv", index=False)
+    argv = ["compare", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--allow-unpaired",
+            "--no-best", "--fail-if-b-more-toxic"]  # fmt: skip
+    code, out, err = cli(argv, capsys)
+    assert code == 2
+    assert last_line(err) == (
+        "finetox compare: the gate's view could not be computed: paired view not fitted: "
+        "no prompt_id in both A and B"
+    )
+    assert "gate (paired view, total): not computed" in out
+
+
+def test_few_pairs_give_a_warning_in_the_terminal_log_csv_and_json(tmp_path, capsys):
+    a, b = disjoint_scores(0.2, 0.2, overlap=60)  # 60 of 100 paired: severe 50/50, race 10/50
+    a.frame.drop(columns="toxic").to_csv(tmp_path / "a.csv", index=False)
+    b.frame.drop(columns="toxic").to_csv(tmp_path / "b.csv", index=False)
+    out, result = tmp_path / "t.csv", tmp_path / "t.json"
+    argv = ["compare", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--allow-unpaired",
+            "--no-best", "--out", str(out), "--json", str(result)]  # fmt: skip
+    code, printed, logged = cli(argv, capsys)  # the command line logs to stderr
+    assert code == 0
+    expected = (
+        "total: only 60 of 100 prompts (60%) are paired (fewer than 90% of the smaller side): "
+        "the paired view rests on them alone"
+    )
+    race = "race: only 10 of 50 prompts (20%) are paired"
+    assert f"WARNING finetox.compare: {expected}\n" in logged
+    assert f"WARNING finetox.compare: {race}" in logged
+    assert f"note: {expected}" in printed and f"note: {race}" in printed
+    table = pd.read_csv(out, keep_default_na=False).set_index("subset")
+    assert table.loc[TOTAL, "warning"].startswith(expected.removeprefix("total: "))
+    assert table.loc["severe", "warning"] == "BEST skipped (--no-best)"
+    subsets = json.loads(result.read_text())["subsets"]
+    assert subsets[TOTAL]["warning"].startswith(expected.removeprefix("total: "))
+    assert subsets["severe"]["warning"] == "BEST skipped (--no-best)"
+
+
+def stage_file(path, classifiers: list[dict], primary: str, seed: int = 2) -> None:
+    """A scores file as the scoring stage writes it, for the given classifier records."""
+    frame = score_frame(seed, 0.1)
+    stage = frame[["prompt_id", "subset"]].copy()
+    for entry in classifiers:
+        stage[f"score_{entry['name']}"] = frame["score"]
+        stage[f"toxic_{entry['name']}"] = frame["score"] > entry["threshold"]
+    stage["toxic"] = stage[f"toxic_{primary}"]
+    write_scores_parquet(path, stage, {"primary": primary, "classifiers": classifiers})
+
+
+ROBERTA = {"name": "roberta", "source": "hub/roberta", "label": "hate", "threshold": 0.5}
+
+
+def test_different_score_columns_are_an_error_naming_both(tmp_path, capsys):
+    score_frame(1, 0.1).rename(columns={"score": "score_x"}).to_csv(tmp_path / "a.csv", index=False)
+    score_frame(2, 0.1).rename(columns={"score": "score_y"}).to_csv(tmp_path / "b.csv", index=False)
+    argv = ["compare", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--no-best"]
+    code, _, err = cli(argv, capsys)
+    assert code == 2
+    assert last_line(err) == (
+        f"finetox compare: A ({tmp_path / 'a.csv'}) and B ({tmp_path / 'b.csv'}) were not scored "
+        "alike: score column 'score_x' in A, 'score_y' in B; compare the scores of one "
+        "classifier at one threshold (--score-column names a column both files hold, "
+        "--threshold recomputes both sides' flags)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "explicit", "culprit"),
+    [
+        ({"threshold": 0.9}, ["--threshold", "0.5"], "threshold 0.5 in A, 0.9 in B"),
+        ({"label": "toxic"}, ["--score-column", "score_roberta"], "label 'hate' in A, 'toxic' in B"),
+        ({"source": "hub/other"}, ["--score-column", "score_roberta"],
+         "classifier source 'hub/roberta' in A, 'hub/other' in B"),
+    ],
+)  # fmt: skip
+def test_a_classifier_mismatch_is_an_error_unless_made_explicit(
+    tmp_path, capsys, change, explicit, culprit
+):
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    stage_file(a, [ROBERTA], "roberta", seed=1)
+    stage_file(b, [{**ROBERTA, **change}], "roberta")
+    argv = ["compare", str(a), str(b), "--no-best", "--json", str(tmp_path / "r.json")]
+    code, _, err = cli(argv, capsys)
+    assert code == 2
+    assert f"were not scored alike: {culprit};" in last_line(err)
+    assert str(a) in last_line(err) and str(b) in last_line(err)
+    code, _, err = cli([*argv, *explicit], capsys)
+    assert code == 0, err
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["a"]["classifier"]["source"] == "hub/roberta"
+    assert data["b"]["classifier"] == {
+        "column": "score_roberta", "toxic_from": data["b"]["classifier"]["toxic_from"],
+        **{**ROBERTA, **change}, **({"threshold": 0.5} if "--threshold" in explicit else {}),
+    }  # fmt: skip
+
+
+def test_the_json_names_both_classifiers(score_files, tmp_path, capsys):
+    result = tmp_path / "r.json"
+    argv = ["compare", str(score_files / "clean.parquet"), str(score_files / "toxic.parquet"),
+            "--no-best", "--json", str(result)]  # fmt: skip
+    code, _, err = cli(argv, capsys)
+    assert code == 0, err
+    data = json.loads(result.read_text())
+    for side in ("a", "b"):
+        assert data[side]["classifier"] == {
+            "column": "score_roberta", "name": "roberta", "source": "hub/roberta",
+            "label": "hate", "threshold": 0.5, "toxic_from": "toxic_roberta",
+        }  # fmt: skip
+    assert data["classifier"]["source"] == "hub/roberta"
+
+
+def test_without_out_compare_writes_nothing_and_says_best_skipped_once(
+    score_files, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    argv = ["compare", str(score_files / "clean.parquet"), str(score_files / "toxic.parquet"),
+            "--no-best"]  # fmt: skip
+    code, out, err = cli(argv, capsys)
+    assert code == 0
+    assert list(tmp_path.iterdir()) == []
+    assert "wrote" not in out
+    assert (out + err).count("BEST skipped (--no-best)") == 1, out + err
+    assert "note: BEST skipped (--no-best)" in out
+
+
+def test_an_internal_error_exits_3_with_the_traceback_in_a_log(
+    score_files, tmp_path, capsys, monkeypatch
+):
+    import tempfile
+
+    import finetox.compare
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something inside broke")
+
+    monkeypatch.setattr(finetox.compare, "compare_file", broken)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    argv = ["compare", str(score_files / "clean.parquet"), str(score_files / "toxic.parquet"),
+            "--fail-if-b-more-toxic"]  # fmt: skip
+    code, _, err = cli(argv, capsys)
+    assert code == 3
+    logs = list(tmp_path.glob("finetox-compare-*.log"))
+    assert len(logs) == 1
+    assert err.strip() == (
+        "finetox compare: internal error (RuntimeError: something inside broke); the traceback "
+        f"is in {logs[0]}"
+    )
+    traceback = logs[0].read_text()
+    assert "Traceback (most recent call last)" in traceback and "in broken" in traceback
+
+
+def test_help_lists_the_four_exit_codes(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for code in (
+        "0 the release passes",
+        "1 B is credibly more toxic",
+        "2 bad input",
+        "3 internal error",
+    ):
+        assert code in text, code

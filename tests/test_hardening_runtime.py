@@ -607,3 +607,34 @@ def test_demo_models_get_the_umask_mode(tmp_path, umask_022, monkeypatch):
     classifier = tmp_path / "models" / "classifier"
     tiny_classifier.build_demo_classifier(classifier, n_train=40)
     assert_public(classifier)
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. Exit codes (issue 21): an internal error of any command is 3, not compare's failed gate (1)
+
+
+def test_an_internal_error_in_any_command_exits_3_in_one_line(tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    import finetox.card
+
+    def broken(path):
+        raise KeyError("subsets")
+
+    monkeypatch.setattr(finetox.card, "read_result", broken)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = tmp_path / "r.json"
+    result.write_text("{}")
+    assert main(["card", str(result)]) == 3
+    logs = list(tmp_path.glob("finetox-card-*.log"))
+    assert len(logs) == 1 and "KeyError: 'subsets'" in logs[0].read_text()
+    assert capsys.readouterr().err == (
+        f"finetox card: internal error (KeyError: 'subsets'); the traceback is in {logs[0]}\n"
+    )
+
+
+def test_finetox_help_lists_the_exit_codes(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "exit status: 0 done; 2 bad input" in text and "3 internal error" in text

@@ -93,6 +93,7 @@ class Scores:
     column: str  # the score column it came from
     toxic_from: str  # the flag column, or "score > T"
     metadata: dict[str, Any] = field(default_factory=dict)
+    threshold: float | None = None  # what the flags rest on; None: stored flags of unknown origin
 
 
 def resolve_score_column(
@@ -193,6 +194,7 @@ def read_scores(
     flags = None if threshold is not None else flag_column(frame.columns, metadata, column)
     if flags:
         toxic, toxic_from = checked_flags(frame[flags], flags, path), flags
+        threshold = classifier_threshold(metadata, column)
     else:
         if threshold is None:
             threshold = classifier_threshold(metadata, column) or DEFAULT_THRESHOLD
@@ -208,7 +210,10 @@ def read_scores(
     for text in TEXT_COLUMNS:
         if text in frame.columns:
             table[text] = frame[text].to_numpy()
-    return Scores(path=path, frame=table, column=column, toxic_from=toxic_from, metadata=metadata)
+    return Scores(
+        path=path, frame=table, column=column, toxic_from=toxic_from, metadata=metadata,
+        threshold=threshold,
+    )  # fmt: skip
 
 
 def toxic_counts(path: str | os.PathLike, classifiers: Sequence[str] = ()) -> pd.DataFrame:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+import traceback
 
 from finetox import __version__
 from finetox.cli import compare, models, progress, study  # noqa: F401  (each registers its commands)
@@ -16,10 +18,16 @@ ORDER = (
     "check-config", "config-reference", "demo-data", "build-prompts", "tune", "generate", "score",
     "compare", "card", "results", "progress",
 )  # fmt: skip
+EXIT_CODES = (
+    "exit status: 0 done; 2 bad input (one line naming the culprit); 3 internal error (one line "
+    "naming a log file with the traceback); 1 only where a command says so: compare's release "
+    "gate failed, progress saw a failed job"
+)
+INTERNAL_ERROR = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="finetox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="finetox", description=__doc__, epilog=EXIT_CODES)
     parser.add_argument("--version", action="version", version=f"finetox {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in sorted(
@@ -39,6 +47,28 @@ def main(argv: list[str] | None = None) -> int:
         # Errors a user can act on: one clear message, no traceback.
         print(f"finetox {args.command}: {error}", file=sys.stderr)
         return 2
+    except Exception as error:
+        # A bug, not bad input: its own exit code (1 is compare's failed gate), one line on the
+        # terminal, and the traceback in a file rather than mixed into the command's output.
+        print(
+            f"finetox {args.command}: internal error ({type(error).__name__}: "
+            f"{' '.join(str(error).split())}); {_keep_traceback(args.command)}",
+            file=sys.stderr,
+        )
+        return INTERNAL_ERROR
+
+
+def _keep_traceback(command: str) -> str:
+    """Write the exception being handled to a log file in the temporary folder; where it is."""
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", prefix=f"finetox-{command}-", suffix=".log", delete=False
+        ) as handle:
+            traceback.print_exc(file=handle)
+    except OSError:
+        traceback.print_exc(file=sys.stderr)
+        return "the traceback is above"
+    return f"the traceback is in {handle.name}"
 
 
 if __name__ == "__main__":

@@ -6,10 +6,21 @@ import argparse
 import sys
 
 from finetox.cli.registry import Renamed, command, number_in, whole_number
+from finetox.io import UserError
+
+EXIT_CODES = (
+    "exit status: 0 the release passes, or no gate was asked for (the table is the answer, also "
+    "when the gate's view could not be computed); 1 B is credibly more toxic than A in total "
+    "(--fail-if-b-more-toxic); 2 bad input, A and B not scored alike, or, with "
+    "--fail-if-b-more-toxic, the gate's view could not be computed (BEST skipped or improper, "
+    "no paired prompts); 3 internal error (one line here, the traceback in a log file it names)"
+)
+NOT_COMPUTED = "the gate's view could not be computed"
 
 
 @command("compare", "how B (the tuned model) differs from A (the original) in toxicity")
 def _compare(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EXIT_CODES
     parser.add_argument(
         "a",
         help="scores of A, the original model (Parquet, CSV or JSONL: prompt_id, subset, a score column)",
@@ -17,7 +28,8 @@ def _compare(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("b", help="scores of B, the tuned model; every change is B - A")
     parser.add_argument(
         "--out",
-        help="the comparison table: .csv, .parquet, .jsonl or .json by suffix (default: A__vs__B.csv)",
+        help="also write the comparison table: .csv, .parquet, .jsonl or .json by suffix "
+        "(default: none; the terminal table is the answer)",
     )
     parser.add_argument("--json", metavar="FILE", help="also write the result as JSON")
     parser.add_argument(
@@ -49,7 +61,8 @@ def _compare(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fail-if-b-more-toxic",
         action="store_true",
-        help="exit 1 when the gate view's verdict for total is increase (B credibly more toxic beyond the ROPE)",
+        help="exit 1 when the gate view's verdict for total is increase (B credibly more toxic "
+        "beyond the ROPE), 2 when that view could not be computed",
     )
     parser.add_argument(
         "--fail-if-a-more-toxic",
@@ -74,12 +87,15 @@ def _compare(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from finetox.compare import Outputs, Settings, compare_file
     from finetox.compare.terminal import print_table
     from finetox.config import load_study_file
-    from finetox.pairs import pair_name
+
+    if args.fail_if_b_more_toxic and args.gate_view == "best" and args.no_best:
+        raise UserError(
+            f"{NOT_COMPUTED}: --gate-view best reads BEST, which --no-best skips; drop --no-best "
+            "or gate on the paired or rate view"
+        )
 
     overrides = {
         "hdi_prob": args.hdi_prob, "draws": args.draws, "seed": args.seed,
@@ -91,8 +107,7 @@ def _run_compare(args: argparse.Namespace) -> int:
         )
     else:
         settings = Settings.defaults(**overrides)
-    out = args.out or f"{pair_name(Path(args.a).stem, Path(args.b).stem)}.csv"
-    outputs = Outputs(table=out, posterior=args.posterior, flips=args.flips, json=args.json)
+    outputs = Outputs(table=args.out, posterior=args.posterior, flips=args.flips, json=args.json)
     table, result = compare_file(
         args.a, args.b, outputs, settings=settings, gate_view=args.gate_view,
         score_column=args.score_column, threshold=args.threshold,
@@ -100,8 +115,11 @@ def _run_compare(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(f"A (original) = {args.a}\nB (tuned)    = {args.b}")
     print_table(table, result["gate"])
-    written = [p for p in (out, args.json, args.flips, args.posterior) if p]
-    print(f"wrote {', '.join(map(str, written))}")
+    written = [p for p in (args.out, args.json, args.flips, args.posterior) if p]
+    if written:
+        print(f"wrote {', '.join(map(str, written))}")
+    if args.fail_if_b_more_toxic and not result["gate"]["computed"]:
+        raise UserError(f"{NOT_COMPUTED}: {result['gate']['reason']}")
     if args.fail_if_b_more_toxic and result["gate"]["failed"]:
         print("B is credibly more toxic than A in total (beyond the ROPE)", file=sys.stderr)
         return 1

@@ -171,7 +171,7 @@ def improper_reason(scores: pd.Series | np.ndarray, side: str) -> str | None:
         value = float(uniques[counts.argmax()])
         return (
             f"{tied} of {len(values)} scores of {side} are exactly {value:.6g}, which makes its "
-            "posterior improper (sigma -> 0); read the rates"
+            "posterior improper (sigma -> 0), so read the rates"
         )
     return None
 

@@ -51,6 +51,7 @@ def _subset(row: pd.Series) -> dict[str, Any]:
         },
         "rate": _rate_view(row, "rate"),
         "best": _best_view(row),
+        "warning": row["warning"] or None,
     }
 
 

@@ -23,6 +23,8 @@ from finetox.compare.best import (
     summarize_unfitted,
     unfitted_draws,
 )
+from finetox.compare.classifiers import check_scored_alike, classifier_record, shared_classifier
+from finetox.compare.decision import not_fitted
 from finetox.compare.gate import GATE_VIEWS, gate
 from finetox.compare.paired import compare_paired, paired_counts
 from finetox.compare.pairing import (
@@ -57,6 +59,10 @@ COLUMNS = [
     "hdi_prob", "rope_pp", "rope_best",
 ]  # fmt: skip
 SKIPPED = "BEST skipped (--no-best)"
+NO_PAIRS = "paired view not fitted: no prompt_id in both A and B"
+# fewer pairs than this share of the smaller side: the paired view says so
+PAIRED_SHARE_WARNING = 0.9
+PAIRED_ONLY = ": the paired view rests on them alone"
 
 __all__ = ["COLUMNS", "CompareError", "ComparisonResult", "compare_file", "compare_scores"]
 
@@ -94,8 +100,23 @@ def _as_pp(record: Mapping[str, Any], view: str) -> dict[str, Any]:
     return out
 
 
+def pairing_warning(n_pairs: int, n_a: int, n_b: int) -> str:
+    """Why the paired view is not fitted (no pairs), or rests on few of the prompts ('' when
+    at least PAIRED_SHARE_WARNING of the smaller side is paired)."""
+    smaller = min(n_a, n_b)
+    if n_pairs == 0:
+        return NO_PAIRS
+    if n_pairs < PAIRED_SHARE_WARNING * smaller:
+        return (
+            f"only {n_pairs} of {smaller} prompts ({n_pairs / smaller:.0%}) are paired (fewer "
+            f"than {PAIRED_SHARE_WARNING:.0%} of the smaller side){PAIRED_ONLY}"
+        )
+    return ""
+
+
 def _rate_views(part_a, part_b, pairs, settings: Settings, seed: int):
-    """(row fields, posterior parameters) of the paired and the rate view of one subset."""
+    """(row fields, posterior parameters, pairing warning) of the paired and the rate view of
+    one subset; with no pair the paired view is not fitted."""
     rope = settings.rope.rate_pp / 100
     counts = paired_counts(pairs["toxic_a"], pairs["toxic_b"])
     k_a, k_b, n_a, n_b = (
@@ -104,7 +125,7 @@ def _rate_views(part_a, part_b, pairs, settings: Settings, seed: int):
         len(part_a),
         len(part_b),
     )
-    paired = compare_paired(counts, settings.hdi_prob, rope, seed)
+    paired = compare_paired(counts, settings.hdi_prob, rope, seed) if counts.n else not_fitted()
     rate = compare_rates(k_a, n_a, k_b, n_b, hdi_prob=settings.hdi_prob, rope=rope, seed=seed)
     fields = {
         "n_pairs": counts.n,
@@ -118,7 +139,7 @@ def _rate_views(part_a, part_b, pairs, settings: Settings, seed: int):
         "rate": dict(zip(names, alphas, strict=True)),
         "paired": 1.0 + np.asarray(counts.as_tuple(), dtype=float),
     }
-    return fields, parameters
+    return fields, parameters, pairing_warning(counts.n, n_a, n_b)
 
 
 def _best_view(part_a, part_b, settings: Settings, sampler: BestSampler | None, seed: int):
@@ -135,8 +156,11 @@ def _best_view(part_a, part_b, settings: Settings, sampler: BestSampler | None, 
 def _compare_subset(a, b, pairs, subset, settings, sampler):
     part_a, part_b = _in_subset(a.frame, subset), _in_subset(b.frame, subset)
     seed = subset_seed(settings.seed, subset)
-    rate_fields, parameters = _rate_views(part_a, part_b, _in_subset(pairs, subset), settings, seed)
+    rate_fields, parameters, pairing = _rate_views(
+        part_a, part_b, _in_subset(pairs, subset), settings, seed
+    )
     best_fields, draws = _best_view(part_a, part_b, settings, sampler, seed)
+    warning = "; ".join(filter(None, [pairing, best_fields.pop("warning")]))
     row = {
         "subset": subset,
         "n_a": len(part_a),
@@ -147,6 +171,7 @@ def _compare_subset(a, b, pairs, subset, settings, sampler):
         "rate_b": float(part_b["toxic"].mean()),
         **rate_fields,
         **best_fields,
+        "warning": warning,
         "hdi_prob": settings.hdi_prob,
         "rope_pp": settings.rope.rate_pp,
         "rope_best": settings.rope.best,
@@ -154,14 +179,33 @@ def _compare_subset(a, b, pairs, subset, settings, sampler):
     return row, subset_group(draws, parameters)
 
 
+def _own_warning(row: Mapping[str, Any]) -> str:
+    """The row's warning less SKIPPED, which the run says once rather than per subset, and
+    less the pairing warning, which has a log line of its own (a WARNING)."""
+    return "; ".join(
+        part
+        for part in row["warning"].split("; ")
+        if part and part != SKIPPED and not _is_pairing(part)
+    )
+
+
+def _is_pairing(part: str) -> bool:
+    return part == NO_PAIRS or part.endswith(PAIRED_ONLY)
+
+
 def _log_row(row: Mapping[str, Any], seconds: float) -> None:
+    for part in row["warning"].split("; "):
+        if _is_pairing(part):
+            log.warning("%s: %s", row["subset"], part)
+    skipped = SKIPPED in row["warning"].split("; ")
+    best = "skipped" if skipped else f"{row['best_change']:+.4f} {row['best_verdict']}"
     log.info(
         "%s: n %d/%d (%d paired); change B - A: paired %+.1f pp [%+.1f, %+.1f] %s; "
-        "rate %+.1f pp %s; BEST %+.4f %s; %.1f s%s",
+        "rate %+.1f pp %s; BEST %s; %.1f s%s",
         row["subset"], row["n_a"], row["n_b"], row["n_pairs"], row["paired_change_pp"],
         row["paired_hdi_low_pp"], row["paired_hdi_high_pp"], row["paired_verdict"],
-        row["rate_change_pp"], row["rate_verdict"], row["best_change"], row["best_verdict"],
-        seconds, f" (warning: {row['warning']})" if row["warning"] else "",
+        row["rate_change_pp"], row["rate_verdict"], best, seconds,
+        f" (warning: {_own_warning(row)})" if _own_warning(row) else "",
     )  # fmt: skip
 
 
@@ -201,7 +245,7 @@ def compare_scores(
         "%d subsets compared in %.1f s (BEST: %s), %d with warnings",
         len(rows), time.perf_counter() - started,
         f"{settings.sampler}, {settings.chains} chains x {settings.draws} draws" if best else "skipped",
-        int((table["warning"] != "").sum()),
+        sum(any(p and p != SKIPPED for p in row["warning"].split("; ")) for row in rows),
     )  # fmt: skip
     posterior = inference_data(subsets, groups, a, b, settings)
     return ComparisonResult(table=table, posterior=posterior, flips=flips(pairs))
@@ -209,9 +253,10 @@ def compare_scores(
 
 @dataclass(frozen=True)
 class Outputs:
-    """Where compare_file writes; None: not written."""
+    """Where compare_file writes; None: not written (the command line's table too, unless
+    --out names it: the terminal table is its answer)."""
 
-    table: str | os.PathLike
+    table: str | os.PathLike | None = None
     posterior: str | os.PathLike | None = None
     flips: str | os.PathLike | None = None
     json: str | os.PathLike | None = None
@@ -219,9 +264,9 @@ class Outputs:
     def check(self) -> None:
         """Every output can be written: a table format the tables' suffixes name, in a folder
         this process can write into (the table accepts Parquet, JSONL, JSON or CSV)."""
-        check_table_path(self.table)
-        if self.flips:
-            check_table_path(self.flips)
+        for table in (self.table, self.flips):
+            if table:
+                check_table_path(table)
         named = (
             (self.table, "comparison table"), (self.posterior, "posterior"),
             (self.flips, "flipped prompts"), (self.json, "comparison JSON"),
@@ -252,6 +297,7 @@ def compare_file(
     outputs.check()  # before the files are read or a model is fitted
     scores_a = read_scores(a, score_column, threshold)
     scores_b = read_scores(b, score_column, threshold)
+    check_scored_alike(scores_a, scores_b, explicit_column=score_column is not None)
     log.info(
         "A (original) %s (%s; toxic: %s) vs B (tuned) %s (%s; toxic: %s)%s",
         a, scores_a.column, scores_a.toxic_from, b, scores_b.column, scores_b.toxic_from,
@@ -265,8 +311,8 @@ def compare_file(
             result.posterior[group].attrs["pair"] = json.dumps(dict(pair))
     data = result_json(
         result.table,
-        a={"path": str(a), "n": len(scores_a.frame)},
-        b={"path": str(b), "n": len(scores_b.frame)},
+        a={"path": str(a), "n": len(scores_a.frame), "classifier": classifier_record(scores_a)},
+        b={"path": str(b), "n": len(scores_b.frame), "classifier": classifier_record(scores_b)},
         settings={
             "hdi_prob": settings.hdi_prob,
             "rope_pp": settings.rope.rate_pp,
@@ -274,19 +320,11 @@ def compare_file(
             "gate_view": gate_view,
         },
         gate=gate(result.table, gate_view),
-        classifier=_classifier(scores_a),
+        classifier=shared_classifier(scores_a, scores_b),
         pair=dict(pair) if pair else None,
     )
     _write(result, data, outputs)
     return result.table, data
-
-
-def _classifier(scores: Scores) -> dict[str, Any] | None:
-    primary = scores.metadata.get("primary")
-    for entry in scores.metadata.get("classifiers", []):
-        if entry.get("name") == primary:
-            return dict(entry)
-    return None
 
 
 def _write(result: ComparisonResult, data: dict[str, Any], outputs: Outputs) -> None:
@@ -297,4 +335,5 @@ def _write(result: ComparisonResult, data: dict[str, Any], outputs: Outputs) -> 
         write_table(result.flips, outputs.flips)
     if outputs.json:
         write_json(data, outputs.json)
-    write_table(result.table, outputs.table)
+    if outputs.table:
+        write_table(result.table, outputs.table)

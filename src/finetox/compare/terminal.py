@@ -49,16 +49,37 @@ def format_table(table: pd.DataFrame, gate: dict[str, Any] | None = None) -> str
         f"toxic, inside the ROPE (±{first['rope_pp']:g} pp; BEST ±{first['rope_best']:g}) = "
         "equivalent, else undecided."
     )
-    for row in table.itertuples():
-        if isinstance(row.warning, str) and row.warning:
-            lines.append(f"note: {row.subset}: {row.warning}")
+    lines.extend(_notes(table))
     if gate:
-        outcome = "FAILS" if gate["failed"] else "passes"
-        lines.append(
-            f"gate ({gate['view']} view, total): {gate['verdict']}: the release {outcome} "
-            "(it fails only on a credible increase beyond the ROPE)"
-        )
+        lines.append(_gate_line(gate))
     return "\n".join(lines)
+
+
+def _notes(table: pd.DataFrame) -> list[str]:
+    """A note per subset for its warnings; a warning every subset has (BEST skipped), once."""
+    parts = [
+        [part for part in str(warning or "").split("; ") if part] for warning in table["warning"]
+    ]
+    shared = [part for part in parts[0] if all(part in other for other in parts[1:])]
+    notes = [f"note: {part}" for part in shared]
+    for subset, own in zip(table["subset"], parts, strict=True):
+        own = [part for part in own if part not in shared]
+        if own:
+            notes.append(f"note: {subset}: {'; '.join(own)}")
+    return notes
+
+
+def _gate_line(gate: dict[str, Any]) -> str:
+    where = f"gate ({gate['view']} view, total)"
+    if not gate.get("computed", True):
+        return (
+            f"{where}: not computed ({gate['reason']}); with --fail-if-b-more-toxic compare exits 2"
+        )
+    outcome = "FAILS" if gate["failed"] else "passes"
+    return (
+        f"{where}: {gate['verdict']}: the release {outcome} "
+        "(it fails only on a credible increase beyond the ROPE)"
+    )
 
 
 def print_table(table: pd.DataFrame, gate: dict[str, Any] | None = None) -> None:
