@@ -154,7 +154,10 @@ def model_meta(card: dict[str, Any], *, downloads: int, likes: int = 0, gated=Fa
     tags.append(pipeline)
     bases = card.get("base_model") or []
     for base in [bases] if isinstance(bases, str) else bases:
-        tags += [f"base_model:{base}", f"base_model:{card.get('base_model_relation', 'finetune')}:{base}"]
+        tags += [
+            f"base_model:{base}",
+            f"base_model:{card.get('base_model_relation', 'finetune')}:{base}",
+        ]
     if card.get("license"):
         tags.append(f"license:{card['license']}")
     return {"downloads": downloads, "likes": likes, "gated": gated, "tags": tags,
@@ -173,7 +176,15 @@ def _special_tokens_map(folder: Path, eos: str | None = None) -> None:
     if eos is not None:
         config["eos_token"] = eos
         config_path.write_text(json.dumps(config, indent=2) + "\n")
-    keys = ("bos_token", "eos_token", "unk_token", "pad_token", "sep_token", "cls_token", "mask_token")
+    keys = (
+        "bos_token",
+        "eos_token",
+        "unk_token",
+        "pad_token",
+        "sep_token",
+        "cls_token",
+        "mask_token",
+    )
     tokens = {key: config[key] for key in keys if config.get(key)}
     (folder / "special_tokens_map.json").write_text(json.dumps(tokens, indent=2) + "\n")
 

@@ -61,7 +61,12 @@ class StoredFile:
         return self.sha256 or self.oid
 
     def tree_entry(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"type": "file", "oid": self.oid, "size": self.size, "path": self.path}
+        entry: dict[str, Any] = {
+            "type": "file",
+            "oid": self.oid,
+            "size": self.size,
+            "path": self.path,
+        }
         if self.sha256:
             entry["lfs"] = {"oid": self.sha256, "size": self.size, "pointerSize": 134}
         return entry

@@ -6,10 +6,10 @@ revisions, tree listings, paths-info and the model listing."""
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import re
-
-import http.client
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -83,14 +83,14 @@ def test_a_file_downloads_with_its_metadata(hub, api, download):
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
     path = download(PHI, "config.json")
-    data = open(path, "rb").read()
+    data = Path(path).read_bytes()
     assert json.loads(data)["model_type"] == "phi3"
     metadata = get_hf_file_metadata(hf_hub_url(PHI, "config.json", endpoint=hub.url))
     assert metadata.commit_hash == api.model_info(PHI).sha
     assert metadata.etag == hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
     assert metadata.size == len(data)
     weights = get_hf_file_metadata(hf_hub_url(PHI, "model.safetensors", endpoint=hub.url))
-    blob = open(download(PHI, "model.safetensors"), "rb").read()
+    blob = Path(download(PHI, "model.safetensors")).read_bytes()
     assert weights.etag == hashlib.sha256(blob).hexdigest()  # an LFS file's etag is its sha256
 
 
@@ -115,10 +115,10 @@ def test_snapshot_download_fetches_the_listed_files(hub, api, tmp_path):
     repo_id = "mlkro/Phi-3-mini-4k-instruct-bnb-4bit-dolly-toxicity-study"  # sharded
     folder = snapshot_download(repo_id, endpoint=hub.url, cache_dir=tmp_path, token=False)
     listed = {f.path: f for f in api.list_repo_tree(repo_id, recursive=True) if f.size}
-    files = {p.name for p in __import__("pathlib").Path(folder).iterdir()}
+    files = {p.name for p in Path(folder).iterdir()}
     assert files == set(listed)
     assert "model.safetensors.index.json" in files
-    index = json.loads(open(f"{folder}/model.safetensors.index.json").read())
+    index = json.loads((Path(folder) / "model.safetensors.index.json").read_text())
     assert set(index["weight_map"].values()) <= files
     assert len(set(index["weight_map"].values())) > 1
     assert folder.endswith(api.model_info(repo_id).sha)
@@ -166,7 +166,7 @@ def test_gated_repo_needs_an_accepted_token(hub, api, download):
     assert refused.value.response.status_code == 403
     with pytest.raises(HfHubHTTPError, match="Invalid credentials"):
         HfApi(endpoint=hub.url, token="hf_unknown").model_info(PHI)
-    assert json.loads(open(download(LLAMA31, "config.json", token=TOKEN)).read())
+    assert json.loads(Path(download(LLAMA31, "config.json", token=TOKEN)).read_text())
 
 
 def test_renamed_repo_redirects_to_its_new_name(hub, api, download):
@@ -175,20 +175,27 @@ def test_renamed_repo_redirects_to_its_new_name(hub, api, download):
     assert status == 307
     assert headers["Location"] == f"/{new}/resolve/main/config.json"  # relative
     assert api.model_info(old).id == new
-    assert json.loads(open(download(old, "config.json")).read())["model_type"] == "phi3"
+    assert json.loads(Path(download(old, "config.json")).read_text())["model_type"] == "phi3"
 
 
 def test_a_revision_pin_changes_what_loads(api, download):
-    main, old = api.model_info(TWO_REVISIONS).sha, api.model_info(TWO_REVISIONS, revision=OLD_TAG).sha
+    main, old = (
+        api.model_info(TWO_REVISIONS).sha,
+        api.model_info(TWO_REVISIONS, revision=OLD_TAG).sha,
+    )
     assert main != old
     assert api.model_info(TWO_REVISIONS, revision=OLD_BRANCH).sha == old
     assert api.model_info(TWO_REVISIONS, revision=old).sha == old
 
     def eos(revision):
         path = download(TWO_REVISIONS, "special_tokens_map.json", revision=revision, token=TOKEN)
-        return json.loads(open(path).read())["eos_token"]
+        return json.loads(Path(path).read_text())["eos_token"]
 
-    assert (eos("main"), eos(OLD_TAG), eos(old)) == ("<|eot_id|>", "<|end_of_text|>", "<|end_of_text|>")
+    assert (eos("main"), eos(OLD_TAG), eos(old)) == (
+        "<|eot_id|>",
+        "<|end_of_text|>",
+        "<|end_of_text|>",
+    )
 
 
 def test_tree_listings_and_paths_info(api):
@@ -198,7 +205,9 @@ def test_tree_listings_and_paths_info(api):
     assert ("README.md", "RepoFile") in root
     assert not any("/" in path for path, _ in root)
     everything = {f.path for f in api.list_repo_tree(CEB, repo_type="dataset", recursive=True)}
-    assert {f"CEB-Continuation-T/{a}.json" for a in ("race", "gender", "age", "religion")} <= everything
+    assert {
+        f"CEB-Continuation-T/{a}.json" for a in ("race", "gender", "age", "religion")
+    } <= everything
     assert "CEB Classification/CEB-Credit/gender.json" in everything
     inside = {f.path for f in api.list_repo_tree(CEB, "CEB-Continuation-T", repo_type="dataset")}
     assert inside == {f"CEB-Continuation-T/{a}.json" for a in ("race", "gender", "age", "religion")}
@@ -216,7 +225,10 @@ def test_model_listing_filters_by_tag_and_sorts_by_downloads(api):
     downloads = [m.downloads for m in found]
     assert downloads == sorted(downloads, reverse=True) and len(found) >= 3
     ids = {m.id for m in found}
-    assert {"VAGOsolutions/Llama-3.1-SauerkrautLM-8b-Instruct", "shenzhi-wang/Llama3.1-8B-Chinese-Chat"} <= ids
+    assert {
+        "VAGOsolutions/Llama-3.1-SauerkrautLM-8b-Instruct",
+        "shenzhi-wang/Llama3.1-8B-Chinese-Chat",
+    } <= ids
     assert all(tag in m.tags for m in found)
     assert [m.id for m in api.list_models(filter=tag, sort="downloads", limit=2)] == [
         m.id for m in found[:2]
