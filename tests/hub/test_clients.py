@@ -231,3 +231,27 @@ def test_finetox_records_the_commit_a_hub_model_was_loaded_from(hub_python):
             del os.environ["HF_TOKEN"]
     """)
     assert result[0] == result[1]
+
+
+def test_finetox_loads_a_published_adapter_and_the_classifier_from_the_hub(hub_python):
+    result = hub_python.value("""
+        import torch
+        from finetox.generation.run import load_model
+        from finetox.scoring import ClassifierSpec, load_classifier, score_texts
+        from finetox.weights_layout import detect_layout
+        layout = detect_layout("mlkro/gemma-2b-it-bnb-4bit-dolly-toxicity-study")
+        model, tokenizer = load_model({"source": layout.source, "dtype": "float32"}, layout=layout)
+        spec = ClassifierSpec(name="roberta_hate", source="facebook/roberta-hate-speech-dynabench-r4-target")
+        classifier = load_classifier(spec, on=torch.device("cpu"))
+        scores = score_texts(classifier, ["you are such a stupid idiot", "the baker walked to the market"],
+                             progress=False)
+        result = [layout.kind, layout.model[0], type(model).__name__, tokenizer.eos_token,
+                  [float(s) for s in scores]]
+    """)
+    assert result[:4] == [
+        "adapter",
+        "unsloth/gemma-2b-it-bnb-4bit",
+        "PeftModelForCausalLM",
+        "<eos>",
+    ]
+    assert result[4][0] > 0.5 > result[4][1]  # the demo classifier finds the lexicon

@@ -239,3 +239,25 @@ def test_model_listing_filters_by_tag_and_sorts_by_downloads(api):
     assert gated and all(m.gated in ("auto", "manual") for m in gated)
     both = list(api.list_models(filter=[tag, "gguf"]))
     assert both == []  # every filter must match
+
+
+def test_special_tokens_as_the_real_repositories_declare(download):
+    """Llama-3.1-8B-Instruct's tokenizer ends a turn with <|eot_id|>, as do the fine-tunes that
+    copy it; its base model's eos is <|end_of_text|>; the other families keep their own."""
+
+    def eos(repo_id):
+        path = download(repo_id, "special_tokens_map.json", token=TOKEN)
+        config = json.loads(
+            Path(download(repo_id, "tokenizer_config.json", token=TOKEN)).read_text()
+        )
+        declared = json.loads(Path(path).read_text())["eos_token"]
+        assert config["eos_token"] == declared, repo_id
+        return declared
+
+    assert eos(LLAMA31) == "<|eot_id|>"
+    assert eos("VAGOsolutions/Llama-3.1-SauerkrautLM-8b-Instruct") == "<|eot_id|>"
+    assert eos("shenzhi-wang/Llama3.1-8B-Chinese-Chat") == "<|eot_id|>"
+    assert eos("meta-llama/Meta-Llama-3.1-8B") == "<|end_of_text|>"
+    assert eos("meta-llama/Llama-2-7b-chat-hf") == "</s>"
+    assert eos("google/gemma-2-2b-it") == "<eos>"
+    assert eos(PHI) == "<|endoftext|>"
