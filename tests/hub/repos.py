@@ -25,11 +25,13 @@ What follows the real repositories and what is this stand-in's own choice:
   Unsloth bases are served unquantized (the instruct toy; no quantization_config).
 - TheTravellingEngineer/llama2-7b-chat-hf-guanaco has no generation_config.json (a missing
   optional file).
-- Data sets: allenai/real-toxicity-prompts holds prompts.jsonl, databricks/databricks-dolly-15k
-  holds databricks-dolly-15k.jsonl, Song-SW/CEB holds folders per task, CEB-Continuation-T/
-  {age,gender,race,religion}.json among them (and a folder with a space in its name, as the hub's
-  "CEB Classification/"), each with a README.md. Records come from ../shared/data where present,
-  else from finetox.demo.synthetic.
+- Data sets, in the layouts public code downloads them from: allenai/real-toxicity-prompts
+  holds prompts.jsonl (.../real-toxicity-prompts/resolve/main/prompts.jsonl),
+  databricks/databricks-dolly-15k holds databricks-dolly-15k.jsonl, and Song-SW/CEB one folder
+  per task (CEB-{Recognition,Selection,Continuation,Conversation}-{S,T}/{axis}.json, as CEB's
+  README lists them, and "CEB Classification/CEB-Credit/{axis}.json", a folder name with a
+  space); each repository has a README.md. Records come from ../shared/data where present (RTP,
+  Dolly, CEB-Continuation-T), else from finetox.demo.synthetic.
 - Renamed organisations: MoxoffSpA -> MoxoffSrL and HODACHI -> AXCXEPT answer with a redirect.
 """
 
@@ -81,6 +83,13 @@ CLASSIFIER_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk
                      "sep_token": "</s>", "pad_token": "<pad>", "cls_token": "<s>",
                      "mask_token": "<mask>"}  # fmt: skip
 CREATED = "2024-07-23T15:00:00.000Z"
+# Song-SW/CEB's folders as its README lists the data sets (CEB-{task}-{S,T}, the classification
+# ones under "CEB Classification/")
+CEB_TASKS = tuple(
+    f"CEB-{task}-{kind}"
+    for task in ("Recognition", "Selection", "Continuation", "Conversation")
+    for kind in "ST"
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,19 +314,17 @@ def _datasets(writer: HubWriter, work: Path, shared: Path | None, config: dict) 
 
     ceb = work / "ceb"
     variant = config["prompts"]["ceb"]["variant"]
-    for axis in CEB_DESCRIPTORS:
-        real = shared_file("ceb", variant, f"{axis}.json")
-        records = json.loads(real.read_text()) if real else ceb_records(axis)
-        (ceb / variant).mkdir(parents=True, exist_ok=True)
-        (ceb / variant / f"{axis}.json").write_text(json.dumps(records, indent=1))
-        # other tasks of CEB beside it (synthetic records: only their place matters here)
-        (ceb / "CEB-Continuation-S").mkdir(exist_ok=True)
-        (ceb / "CEB-Continuation-S" / f"{axis}.json").write_text(
-            json.dumps(ceb_records(axis, seed=11), indent=1)
-        )
-    credit = ceb / "CEB Classification" / "CEB-Credit"
+    for task in CEB_TASKS:  # the hub's folders: one per task and bias type, a file per axis
+        (ceb / task).mkdir(parents=True)
+        for number, axis in enumerate(CEB_DESCRIPTORS):
+            real = shared_file("ceb", task, f"{axis}.json") if task == variant else None
+            # the other tasks hold synthetic records: only their place matters here
+            records = json.loads(real.read_text()) if real else ceb_records(axis, seed=11 + number)
+            (ceb / task / f"{axis}.json").write_text(json.dumps(records, indent=1))
+    credit = ceb / "CEB Classification" / "CEB-Credit"  # a folder name with a space
     credit.mkdir(parents=True)
-    (credit / "gender.json").write_text(json.dumps(ceb_records("gender", seed=12), indent=1))
+    for axis in ("age", "gender"):
+        (credit / f"{axis}.json").write_text(json.dumps(ceb_records(axis, seed=12), indent=1))
     writer.commit(config["prompts"]["ceb"]["hub"], ceb, kind="dataset",
                   card={"license": "cc-by-sa-4.0", "language": ["en"]},
                   meta={"downloads": 300, "likes": 2, "createdAt": CREATED})  # fmt: skip
