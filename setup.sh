@@ -24,6 +24,8 @@ echo "setting up finetox in .venv/ (a few minutes the first time; log: $log)"
 install --upgrade pip
 install "torch==$torch_version"
 install -e ".[dev]"
-.venv/bin/python -W ignore -c "import finetox, torch, transformers, peft, pymc, nutpie, snakemake"
+# the import check, with the library notices finetox's logs drop dropped here too (bitsandbytes
+# names an optional kernel package it then does without: finetox.logs.LIBRARY_LOG_NOTICES)
+.venv/bin/python -W ignore -c "from finetox.logs import quiet_libraries; quiet_libraries(); import finetox, torch, transformers, peft, pymc, nutpie, snakemake"
 echo "$want" >"$stamp"
 echo "finetox is set up in .venv/ (torch $(.venv/bin/python -c 'import torch; print(torch.__version__)'))"

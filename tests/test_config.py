@@ -151,9 +151,19 @@ def test_generation_settings_travel_one_route(paper):
     paper["families"]["gemma-2b"]["instruct"]["batch_size"] = 4
     study = load_study(paper, workdir=REPO)
     shared = study.generation_settings()
-    assert shared == {"max_new_tokens": 50, "max_batch_size": 128}
+    assert shared == {"max_new_tokens": 50, "max_batch_size": 128, "on_long_prompt": "error"}
     own = study.model("gemma-2b-it").settings()
     assert own["batch_size"] == 4 and not set(shared) & set(own)
+
+
+def test_on_long_prompt_is_checked_and_reaches_generation(paper):
+    paper["generation"] = {"on_long_prompt": "truncate_left"}
+    assert load_study(paper, workdir=REPO).generation_settings()["on_long_prompt"] == (
+        "truncate_left"
+    )
+    paper["generation"] = {"on_long_prompt": "truncate"}
+    (problem,) = problems_of(paper)
+    assert "generation.on_long_prompt" in problem and "truncate_left" in problem
 
 
 def test_comparisons_are_pairs(paper):

@@ -478,7 +478,7 @@ def test_missing_files_and_folders_are_named(lm_dir, tmp_path, capsys):
 
 def test_the_stop_rule_is_part_of_the_parts_fingerprint(lm_dir):
     """Parts made with one stop rule are never resumed under the other."""
-    from finetox.generation.run import _fingerprint
+    from finetox.generation.parts import fingerprint as _fingerprint
 
     frame = prompt_table(sample_texts(2))
     prints = {

@@ -344,7 +344,8 @@ def blocked(tmp_path) -> tuple[Path, Path]:
 def test_generate_checks_its_output_before_loading_the_model(
     lm_dir, tmp_path, blocked, capsys, monkeypatch
 ):
-    forbid(monkeypatch, "finetox.generation.run.load_model")
+    forbid(monkeypatch, "finetox.generation.run.load_generation_tokenizer")
+    forbid(monkeypatch, "finetox.generation.run.load_weights")
     forbid(monkeypatch, "finetox.generation.run.read_prompts")
     out, in_the_way = blocked
     args = ["generate", "--model", str(lm_dir), "--prompts", str(prompts_file(tmp_path))]

@@ -4,7 +4,9 @@ finetox.logs silences are silenced by their exact message only."""
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sys
 import warnings
 
 import pytest
@@ -100,3 +102,47 @@ def test_a_clean_demo_run_logs_no_line_that_looks_like_a_failure(demo_run):
         if LOOKS_FAILED.search(line) or NOTICES.search(line)
     ]
     assert not bad, "lines that look like a failure:\n" + "\n".join(bad)
+
+
+# A hook that makes bitsandbytes believe the CPU has AVX512-BF16, as a fresh machine's CPU did:
+# it then looks for the optional `kernels` package at import and logs its notice.
+AVX512_BF16 = """
+import importlib.abc, importlib.machinery, sys
+
+class AVX512BF16(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "bitsandbytes.functional":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            module.has_avx512bf16 = lambda: True
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, AVX512BF16())
+"""
+
+
+def test_setup_checks_its_imports_without_the_bitsandbytes_notice(tmp_path, repo):
+    import shlex
+    import subprocess
+
+    (tmp_path / "sitecustomize.py").write_text(AVX512_BF16)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(repo / "src")])}
+    (line,) = [
+        line
+        for line in (repo / "setup.sh").read_text().splitlines()
+        if line.startswith(".venv/bin/python ") and "import finetox" in line
+    ]
+    check = [sys.executable, *shlex.split(line)[1:]]
+    bare = subprocess.run([sys.executable, "-c", "import bitsandbytes"], env=env,
+                          capture_output=True, text=True)  # fmt: skip
+    assert "Failed to load CPU gemm_4bit_forward from kernels-community" in bare.stderr
+    done = subprocess.run(check, env=env, capture_output=True, text=True, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""

@@ -360,7 +360,7 @@ def test_offline_the_cached_snapshot_is_listed(adapter, tmp_path, monkeypatch):
 
 
 def test_the_layout_joins_the_parts_fingerprint_of_published_models_only(adapter):
-    from finetox.generation.run import _fingerprint
+    from finetox.generation.parts import fingerprint as _fingerprint
 
     frame = pd.DataFrame({"prompt_id": ["a"], "subset": ["random"], "text": ["hi"]})
     settings = model_settings(str(adapter[0]), prompt_format="raw", stop="tokenizer_eos")

@@ -142,6 +142,12 @@ def _generate(parser: argparse.ArgumentParser) -> None:
         "generation_config: at every eos id of the model's generation_config",
     )  # fmt: skip
     parser.add_argument(
+        "--on-long-prompt", default="error", choices=["error", "truncate_left"],
+        help="a prompt longer than the model's context minus --max-new-tokens: error (default, "
+        "before the model loads) or truncate_left (keep its right end; the output's "
+        "n_prompt_tokens_truncated says how many tokens were cut)",
+    )  # fmt: skip
+    parser.add_argument(
         "--threads", type=whole_number(1), help="CPU threads for torch (default: torch's)"
     )
 
@@ -163,6 +169,7 @@ def _generate(parser: argparse.ArgumentParser) -> None:
             max_batch_size=args.max_batch_size,
             prompt_format=args.prompt_format,
             stop=args.stop,
+            on_long_prompt=args.on_long_prompt,
             threads=args.threads,
         )
         stopped = int((frame["stop_reason"] == "eos").sum())

@@ -60,8 +60,9 @@ class Study:
         return {spec.slug: spec for spec in self.models.values() if spec.role == "trajectory"}
 
     def generation_settings(self) -> dict[str, Any]:
-        """The generation keys every model shares (max_new_tokens, max_batch_size); the keys a
-        model may override reach generation only through its ModelSpec.settings()."""
+        """The generation keys every model shares (max_new_tokens, max_batch_size,
+        on_long_prompt); the keys a model may override reach generation only through its
+        ModelSpec.settings()."""
         generation = self.config["generation"]
         return {k: v for k, v in generation.items() if k not in PER_MODEL_GENERATION_KEYS}
 

@@ -143,11 +143,11 @@ def reference_pipeline(source: str, *, revision: str | None = None):
     """The pipeline the `evaluate` toxicity measurement builds (measurements/toxicity in
     huggingface/evaluate): text-classification, top_k=2, truncation.
 
-    The measurement itself cannot serve, so the `evaluate` package is not a dependency:
-    `evaluate.load("toxicity")` fetches its script from the Hugging Face hub at load time (the
-    package does not ship it), so it cannot run offline, and with transformers 5 its loop fails
-    (the pipeline nests one text's results in one more list and the script indexes `r["label"]`
-    on that list). This function and `pipeline_scores` repeat its pipeline and loop instead."""
+    The `evaluate` package is not a dependency: `evaluate.load("toxicity")` fetches the
+    measurement's script from the Hugging Face hub at load time (the package does not ship it),
+    so it cannot run offline. This function and `pipeline_scores` repeat its pipeline instead
+    (the script, which calls it on the list of texts, matches them under transformers 5:
+    docs/stages.md, score)."""
     from transformers import pipeline
 
     return pipeline(
@@ -158,9 +158,9 @@ def reference_pipeline(source: str, *, revision: str | None = None):
 def pipeline_scores(
     classifier: Any, texts: Iterable[str], label: str = "hate", *, revision: str | None = None
 ) -> list[float]:
-    """The reference: the measurement's loop, one pipeline call per text. `classifier` is a
-    reference_pipeline or a hub id / folder to build one from. Unlike the measurement, a missing
-    label raises instead of logging a warning and returning no scores."""
+    """The reference: the measurement's pipeline, one call per text (as the pipeline runs a
+    list of texts without a batch size). `classifier` is a reference_pipeline or a hub id /
+    folder to build one from. A missing label raises, naming the classifier's labels."""
     if isinstance(classifier, (str, os.PathLike)):
         classifier = reference_pipeline(str(classifier), revision=revision)
     source = classifier.model.name_or_path
@@ -169,8 +169,8 @@ def pipeline_scores(
     for text in texts:
         results = classifier(str(text))
         if results and isinstance(results[0], list):
-            # transformers 5 nests one text's results in one more list (the measurement, written
-            # for transformers 4, would fail on it)
+            # transformers 5 nests a single text's results in one more list (the measurement's
+            # 2022 version, which called the pipeline per text, fails on it)
             results = results[0]
         scores.append([r["score"] for r in results if r["label"] == label][0])
     return scores
