@@ -189,7 +189,7 @@ OFFLINE_CHECKS = f"""
     import datasets
     from huggingface_hub import hf_hub_download
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from finetox.generation.run import load_model
+    from finetox.generation.model import load_model
     from finetox.prompts import load_rtp
     from finetox.weights_layout import detect_layout
 
@@ -291,7 +291,7 @@ def test_finetox_records_the_commit_a_hub_model_was_loaded_from(hub_python):
 def test_finetox_loads_a_published_adapter_and_the_classifier_from_the_hub(hub_python):
     result = hub_python.value("""
         import torch
-        from finetox.generation.run import load_model
+        from finetox.generation.model import load_model
         from finetox.scoring import ClassifierSpec, load_classifier, score_texts
         from finetox.weights_layout import detect_layout
         layout = detect_layout("mlkro/gemma-2b-it-bnb-4bit-dolly-toxicity-study")
