@@ -461,3 +461,21 @@ def test_config_accepts_every_kind_and_leaves_the_paper_entry_as_it_was(paper):
     assert study.config["scoring"]["classifiers"][0] == before
     schema = load_schema()
     assert schema["$defs"]["classifier"]["properties"]["kind"]["enum"] == list(KINDS)
+
+
+def test_config_yaml_lists_one_classifier_of_each_kind_commented_out(paper):
+    """Uncommented, the config's optional classifiers validate and cover every kind."""
+    import re
+
+    text = (REPO / "config" / "config.yaml").read_text()
+    keys = r"(- name|  id|  kind|  label|  threshold)"
+    opened = yaml.safe_load(re.sub(rf"^    # ( *){keys}", r"    \1\2", text, flags=re.M))
+    classifiers = opened["scoring"]["classifiers"]
+    assert classifiers[0] == paper["scoring"]["classifiers"][0]  # the paper's stays first
+    assert [(c["id"], c.get("kind", "softmax")) for c in classifiers[1:]] == [
+        ("unitary/toxic-bert", "sigmoid"),
+        ("unitary/unbiased-toxic-roberta", "sigmoid"),
+        ("tomh/toxigen_roberta", "softmax"),
+        ("meta-llama/Llama-Guard-3-1B", "guard"),
+    ]
+    load_study(opened, workdir=REPO)
