@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from finetox.cli.registry import auto_or_count, command, number_in, whole_number
 
@@ -43,10 +44,32 @@ def _tune(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
-@command("score", "score generations with a toxicity classifier, as evaluate's toxicity does")
+@command("score", "score generations with a toxicity classifier (softmax, sigmoid or guard)")
 def _score(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classifier", required=True, metavar="ID_OR_PATH", help="hub id/folder")
-    parser.add_argument("--label", default="hate", help="the toxic label's name in id2label")
+    parser.add_argument(
+        "--kind", default="softmax", choices=["softmax", "sigmoid", "guard"],
+        help="softmax: P(label) of a single-label classifier (default); sigmoid: a multi-label "
+        "classifier's label; guard: a generative judge's P(unsafe) (docs/classifiers.md)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--label", help="the toxic label's name in id2label (softmax, sigmoid; default hate)"
+    )
+    parser.add_argument(
+        "--labels", nargs="+", metavar="LABEL", help="sigmoid: several labels, scored by their max"
+    )
+    parser.add_argument(
+        "--keep-all-labels", action="store_true",
+        help="sigmoid: also write every label's score, as score_NAME__LABEL",
+    )  # fmt: skip
+    parser.add_argument(
+        "--guard-prefix",
+        help='guard: text after the template, before the verdict (default "\\n\\n")',
+    )
+    parser.add_argument(
+        "--guard-normalize", action="store_true",
+        help='guard: renormalise over the first tokens of "safe" and "unsafe"',
+    )  # fmt: skip
     parser.add_argument(
         "--threshold", type=number_in(0, 1), help="toxic when score > this (default 0.5)"
     )
@@ -84,14 +107,19 @@ def _score(parser: argparse.ArgumentParser) -> None:
     def run(args: argparse.Namespace) -> int:
         from finetox.scoring import ClassifierSpec, default_name, score_file
 
-        threshold = {} if args.threshold is None else {"threshold": args.threshold}
-        spec = ClassifierSpec(
-            name=args.name or default_name(args.classifier),
-            source=args.classifier,
-            label=args.label,
-            revision=args.revision,
-            **threshold,
-        )
+        entry = {
+            "name": args.name or default_name(args.classifier),
+            "path" if Path(args.classifier).exists() else "id": args.classifier,
+            "kind": args.kind,
+            "revision": args.revision,
+            "label": args.label,
+            "labels": args.labels,
+            "keep_all_labels": args.keep_all_labels or None,
+            "guard_prefix": args.guard_prefix,
+            "guard_normalize": args.guard_normalize or None,
+            "threshold": args.threshold,
+        }
+        spec = ClassifierSpec.from_config({k: v for k, v in entry.items() if v is not None})
         score_file(
             args.generations,
             args.out,

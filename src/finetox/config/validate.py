@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from finetox import paths
+from finetox.classifier_kinds import DEFAULT_KIND, KIND_KEYS
 from finetox.config.models import (
     DOLLY_SUFFIX,
     FORMAT_SUFFIX,
@@ -337,16 +338,40 @@ def _extra_pair_problems(config: dict, slugs: list[str]) -> Iterator[str]:
 
 def _classifier_problems(config: dict, workdir: Path, buildable: dict[str, str]) -> Iterator[str]:
     classifiers = config.get("scoring", {}).get("classifiers", [])
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # name -> kind
     for index, entry in enumerate(classifiers if isinstance(classifiers, list) else []):
         if not isinstance(entry, dict):
             continue
         where = ["scoring", "classifiers", index]
         yield from _source_problems(where, entry, workdir, buildable)
+        kind = entry.get("kind", DEFAULT_KIND)
+        yield from _kind_problems(where, entry, kind)
         name = entry.get("name")
-        if name in seen:
+        if name in seen and seen[name] != kind:
+            yield (
+                f"{key_path([*where, 'name'])}: {name!r} names two classifiers of kinds "
+                f"{seen[name]} and {kind}; give each its own name"
+            )
+        elif name in seen:
             yield f"{key_path([*where, 'name'])}: {name!r} is already used by another classifier"
-        seen.add(name)
+        seen.setdefault(name, kind)
+
+
+def _kind_problems(where: list[Any], entry: dict, kind: Any) -> Iterator[str]:
+    """Each kind's keys: softmax needs label, sigmoid label or labels, guard neither."""
+    for key, owner in KIND_KEYS.items():
+        if key in entry and owner != kind:
+            yield f"{key_path([*where, key])}: is for kind {owner}, not {kind}"
+    has_label, has_labels = "label" in entry, "labels" in entry
+    if kind == "guard" and (has_label or has_labels):
+        key = "label" if has_label else "labels"
+        yield f"{key_path([*where, key])}: a guard judge has no labels (its score is P(unsafe))"
+    elif kind == "softmax" and not has_label:
+        yield f"{key_path(where)}: kind softmax needs 'label' (the toxic label's name in id2label)"
+    elif kind == "sigmoid" and has_label == has_labels:
+        yield f"{key_path(where)}: kind sigmoid needs one of 'label' or 'labels' (several)"
+    if "aggregate" in entry and not has_labels and kind == "sigmoid":
+        yield f"{key_path([*where, 'aggregate'])}: combines 'labels'; with one 'label' give none"
 
 
 def _data_source_problems(config: dict, workdir: Path) -> Iterator[str]:

@@ -1,17 +1,17 @@
-"""Toxicity classifiers: a configured classifier (hub id or folder) loaded once, ready to give
-the probability of its toxic label as the text-classification pipeline does."""
+"""Sequence classifiers (kinds softmax and sigmoid): a configured classifier (hub id or folder)
+loaded once, ready to give the probability of its toxic label(s). The function applied to the
+logits is the kind's, set explicitly: a text-classification pipeline that chose it from the
+config once applied a softmax to a multi-label model (detoxify#15)."""
 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from finetox.io import UserError
 from finetox.loading import (
     check_model_folder,
     describe_source,
@@ -20,7 +20,7 @@ from finetox.loading import (
     resolve_dtype,
     resolved_commit,
 )
-from finetox.scores_file import DEFAULT_THRESHOLD
+from finetox.scoring.spec import ClassifierError, ClassifierSpec
 
 log = logging.getLogger("finetox.scoring")
 
@@ -38,63 +38,44 @@ POSITION_OFFSET_MODELS = {
 NO_LIMIT = 1_000_000  # a tokenizer without a maximum length reports a huge number
 
 
-class ClassifierError(UserError):
-    """A classifier that cannot score as configured (missing label, cannot load, regression head)."""
-
-
-@dataclass(frozen=True)
-class ClassifierSpec:
-    """One configured classifier: `source` is a hub id or a local folder."""
-
-    name: str
-    source: str
-    label: str = "hate"
-    threshold: float = DEFAULT_THRESHOLD
-    revision: str | None = None
-
-    @classmethod
-    def from_config(cls, entry: dict[str, Any]) -> ClassifierSpec:
-        """From one `scoring.classifiers` entry (name, id or path, revision, label, threshold)."""
-        return cls(
-            name=entry["name"],
-            source=entry.get("path") or entry["id"],
-            label=entry.get("label", "hate"),
-            threshold=float(entry.get("threshold", DEFAULT_THRESHOLD)),
-            revision=entry.get("revision"),
-        )
-
-    def record(self) -> dict[str, Any]:
-        """What a scores file's metadata says about this classifier."""
-        return {
-            "name": self.name,
-            "source": self.source,
-            "label": self.label,
-            "threshold": self.threshold,
-        }
-
-
-def default_name(source: str) -> str:
-    """A column-safe classifier name from a hub id or folder: its last part, as a slug."""
-    last = Path(source.rstrip("/")).name.lower()
-    name = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9._-]+", "_", last)).strip("-_.")
-    return name or "classifier"
-
-
 @dataclass
 class Classifier:
-    """A loaded classifier, ready to score its toxic label."""
+    """A loaded sequence classifier. `columns` are the label indices it scores, in that order:
+    its toxic labels (`label_indices`), or every label with keep_all_labels."""
 
     spec: ClassifierSpec
     model: Any
     tokenizer: Any
-    label_index: int
-    activation: str  # "softmax" or "sigmoid", as the text-classification pipeline chooses
+    label_indices: tuple[int, ...]
+    activation: str  # "softmax" or "sigmoid": the kind's function, never inferred
     max_length: int
     commit: str | None = None  # the hub commit loaded, or sha256: and the folder's content hash
+    columns: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.columns = self.columns or self.label_indices
+
+    @property
+    def label_index(self) -> int:
+        return self.label_indices[0]
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    @property
+    def column_labels(self) -> list[str]:
+        """The label name of each column."""
+        id2label = self.model.config.id2label
+        return [id2label[index] for index in self.columns]
+
+    def toxic_score(self, probabilities: np.ndarray) -> np.ndarray:
+        """The classifier's score from its columns' probabilities: the toxic label's, or the
+        largest of its toxic labels' (aggregate: max)."""
+        positions = [self.columns.index(index) for index in self.label_indices]
+        if len(positions) == 1:
+            return probabilities[:, positions[0]]
+        return probabilities[:, positions].max(axis=1)
 
 
 def toxic_label_index(id2label: dict[Any, str], label: str, source: str) -> int:
@@ -111,16 +92,41 @@ def toxic_label_index(id2label: dict[Any, str], label: str, source: str) -> int:
     return matches[0]
 
 
-def activation_for(config: Any, source: str) -> str:
-    """The function the text-classification pipeline applies to this model's logits."""
+def is_multi_label(config: Any) -> bool:
+    """Whether a classifier's config declares independent labels (a sigmoid per label): its
+    problem_type, the text-classification pipeline's function_to_apply, or one output."""
+    return (
+        getattr(config, "problem_type", None) == "multi_label_classification"
+        or getattr(config, "function_to_apply", None) == "sigmoid"
+        or config.num_labels == 1
+    )
+
+
+def check_kind(config: Any, spec: ClassifierSpec) -> None:
+    """That the model can be read as the configured kind: no regression head, no softmax over a
+    multi-label model (detoxify#15) or over one output (always 1), no sigmoid over the labels
+    of a single-label model."""
     problem = getattr(config, "problem_type", None)
     if problem == "regression":
         raise ClassifierError(
-            f"classifier {source}: is a regression model; a toxicity classifier needs labels"
+            f"classifier {spec.who}: is a regression model; a toxicity classifier needs labels"
         )
-    if problem == "multi_label_classification" or config.num_labels == 1:
-        return "sigmoid"
-    return "softmax"
+    if spec.kind == "softmax" and config.num_labels == 1:
+        raise ClassifierError(
+            f"classifier {spec.who}: has one output, whose softmax is always 1; set kind: sigmoid"
+        )
+    if spec.kind == "softmax" and is_multi_label(config):
+        raise ClassifierError(
+            f"classifier {spec.who}: is a multi-label model (problem_type {problem}, "
+            f"function_to_apply {getattr(config, 'function_to_apply', None)}); a softmax over "
+            "independent labels is wrong (detoxify#15): set kind: sigmoid"
+        )
+    if spec.kind == "sigmoid" and not is_multi_label(config):
+        raise ClassifierError(
+            f"classifier {spec.who}: is a single-label model ({config.num_labels} labels, "
+            f"problem_type {problem}); a sigmoid label needs a multi-label model "
+            "(problem_type multi_label_classification): set kind: softmax"
+        )
 
 
 def max_input_length(tokenizer: Any, config: Any) -> int:
@@ -141,19 +147,44 @@ def max_input_length(tokenizer: Any, config: Any) -> int:
     return int(limit)
 
 
+def checked_config(spec: ClassifierSpec) -> tuple[Any, tuple[int, ...]]:
+    """A sequence classifier's config, checked against the spec's kind and labels before any
+    weights load, and the indices of its toxic labels."""
+    from transformers import AutoConfig
+
+    check_model_folder(spec.source, what="classifier")
+    try:
+        config = AutoConfig.from_pretrained(spec.source, **hub_kwargs(spec.revision))
+    except OSError as error:
+        raise ClassifierError(
+            f"classifier {spec.name}: cannot load {spec.source}: {error}"
+        ) from error
+    check_kind(config, spec)
+    indices = tuple(
+        toxic_label_index(config.id2label, label, spec.who) for label in spec.toxic_labels
+    )
+    return config, indices
+
+
 def load_classifier(
     spec: ClassifierSpec, *, dtype: str = "auto", on: torch.device | None = None
 ) -> Classifier:
-    """Load a sequence classifier from the hub (revision, token from the environment) or a folder."""
+    """Load a sequence classifier from the hub (revision, token from the environment) or a
+    folder, checked against its kind and labels before its weights load."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    check_model_folder(spec.source, what="classifier")
+    if spec.kind not in ("softmax", "sigmoid"):
+        raise ClassifierError(
+            f"classifier {spec.who}: kind {spec.kind} is not a sequence classifier"
+        )
+    config, indices = checked_config(spec)
     on = on or device()
     torch_dtype = resolve_dtype(dtype, on, gpu_auto="float16")
     kwargs = hub_kwargs(spec.revision)
     log.info(
-        "loading classifier %s: %s as %s",
+        "loading classifier %s (%s): %s as %s",
         spec.name,
+        spec.kind,
         describe_source(spec.source, spec.revision),
         str(torch_dtype).removeprefix("torch."),
     )
@@ -168,13 +199,14 @@ def load_classifier(
         ) from error
     tokenizer.padding_side = "right"  # models with absolute positions need the text first
     model.to(on).eval()
-    config = model.config
+    every = tuple(sorted(int(index) for index in config.id2label))
     return Classifier(
         spec=spec,
         model=model,
         tokenizer=tokenizer,
-        label_index=toxic_label_index(config.id2label, spec.label, spec.source),
-        activation=activation_for(config, spec.source),
-        max_length=max_input_length(tokenizer, config),
+        label_indices=indices,
+        activation=spec.kind,
+        max_length=max_input_length(tokenizer, model.config),
         commit=resolved_commit(spec.source, model),
+        columns=every if spec.keep_all_labels else indices,
     )

@@ -74,7 +74,8 @@ def _probabilities(classifier: Classifier, features: list[dict[str, list[int]]])
         probabilities = torch.sigmoid(logits)
     else:
         probabilities = torch.softmax(logits, dim=-1)
-    return probabilities[:, classifier.label_index].cpu().numpy().astype(np.float64)
+    columns = list(classifier.columns)
+    return probabilities[:, columns].cpu().numpy().astype(np.float64)
 
 
 def score_texts(
@@ -85,7 +86,28 @@ def score_texts(
     max_batch_tokens: int | str = "auto",
     progress: bool = True,
 ) -> np.ndarray:
-    """Scores of `texts` in their order. max_batch_tokens: tokens per batch (auto: by device).
+    """Scores of `texts` in their order (the toxic label's probability, or the largest of the
+    toxic labels'); the arguments are score_labels'."""
+    probabilities = score_labels(
+        classifier,
+        texts,
+        batch_size=batch_size,
+        max_batch_tokens=max_batch_tokens,
+        progress=progress,
+    )
+    return classifier.toxic_score(probabilities)
+
+
+def score_labels(
+    classifier: Classifier,
+    texts: Sequence[str],
+    *,
+    batch_size: int | str = "auto",
+    max_batch_tokens: int | str = "auto",
+    progress: bool = True,
+) -> np.ndarray:
+    """Probabilities of `classifier.columns` (labels) per text, texts in their order, one row
+    each. max_batch_tokens: tokens per batch (auto: by device).
     batch_size: an int caps texts per batch; auto lets the token budget alone decide and halves
     it on out-of-memory. Raises on a non-finite score."""
     from tqdm.auto import tqdm
@@ -97,7 +119,8 @@ def score_texts(
     lengths = np.array([len(feature["input_ids"]) for feature in features], dtype=np.int64)
     cap = None if batch_size == "auto" else int(batch_size)
     budget = batch_token_budget(max_batch_tokens, classifier.device)
-    scores, done = np.full(len(texts), np.nan), np.zeros(len(texts), dtype=bool)
+    scores = np.full((len(texts), len(classifier.columns)), np.nan)
+    done = np.zeros(len(texts), dtype=bool)
 
     bar = tqdm(
         total=len(texts),
@@ -125,8 +148,10 @@ def score_texts(
     return scores
 
 
-def _check_finite(scores: np.ndarray, classifier: Classifier) -> None:
-    bad = np.flatnonzero(~np.isfinite(scores))
+def _check_finite(scores: np.ndarray, classifier: Any) -> None:
+    """Every score finite (a row per text, one or more columns), or ScoringError."""
+    finite = np.isfinite(scores)
+    bad = np.flatnonzero(~finite.all(axis=1) if finite.ndim > 1 else ~finite)
     if len(bad):
         hint = (
             " (the classifier ran in float16; try scoring.dtype: float32)"
@@ -134,8 +159,8 @@ def _check_finite(scores: np.ndarray, classifier: Classifier) -> None:
             else ""
         )
         raise ScoringError(
-            f"classifier {classifier.spec.name}: {len(bad)} score(s) are not finite, first for the "
-            f"text at position {bad[0]}{hint}; nothing was written"
+            f"classifier {classifier.spec.name}: {len(bad)} score(s) are not finite, first for "
+            f"the text at position {bad[0]}{hint}; nothing was written"
         )
 
 
