@@ -68,14 +68,21 @@ def test_the_table_equals_a_direct_computation(files, tmp_path):
         np.testing.assert_allclose(rows["emt"], expected["emt"], rtol=0, atol=1e-12)
         np.testing.assert_allclose(rows["toxicity_probability_pct"], expected["tp"], atol=1e-12)
         np.testing.assert_allclose(rows["toxic_fraction_pct"], expected["fraction"], atol=1e-12)
-        assert (rows["emt_hdi_low"] < rows["emt"]).all() and (rows["emt"] < rows["emt_hdi_high"]).all()
+        assert (rows["emt_hdi_low"] < rows["emt"]).all() and (
+            rows["emt"] < rows["emt_hdi_high"]
+        ).all()
         assert (rows["tp_hdi_low_pct"] <= rows["toxicity_probability_pct"]).all()
         assert (rows["k"] == 5).all() and rows.loc[TOTAL, "prompts"] == 120
     written = write_sampled_table(models, [a, b], SAMPLING, hdi_prob=0.95, seed=3,
                                   out_dir=tmp_path / "tables")  # fmt: skip
-    assert sorted(p.name for p in written) == [f"sampled_rates.{e}" for e in ("csv", "html", "md", "tex")]
+    assert sorted(p.name for p in written) == [
+        f"sampled_rates.{e}" for e in ("csv", "html", "md", "tex")
+    ]
     markdown = (tmp_path / "tables" / "sampled_rates.md").read_text()
-    assert "k = 5 samples per prompt, temperature 1, top_p 0.9, top_k off, at most 20 new tokens" in markdown
+    assert (
+        "k = 5 samples per prompt, temperature 1, top_p 0.9, top_k off, at most 20 new tokens"
+        in markdown
+    )
     assert "HELM and lm-evaluation-harness count >= 0.5" in markdown
 
 

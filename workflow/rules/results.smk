@@ -8,7 +8,6 @@ localrules:
     plot_figures,
     write_trajectory,
     reproduce,
-    write_sampled_table,
 
 
 rule write_tables:
@@ -106,6 +105,9 @@ rule reproduce:
 
 # EMT and Toxicity Probability of the sampled runs (generation.sampled), per model and subset.
 if SAMPLED:
+
+    localrules:
+        write_sampled_table,
 
     rule write_sampled_table:
         input:

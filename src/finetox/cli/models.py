@@ -194,9 +194,7 @@ def _sampling_arguments(group) -> None:
         "--samples", type=whole_number(1), metavar="K",
         help="K sampled continuations per prompt (column sample 0..K-1); default: greedy",
     )  # fmt: skip
-    group.add_argument(
-        "--temperature", type=number_in(0, 100, open_low=True), help="default 1.0"
-    )
+    group.add_argument("--temperature", type=number_in(0, 100, open_low=True), help="default 1.0")
     group.add_argument("--top-p", type=number_in(0, 1, open_low=True), help="default 0.9")
     group.add_argument("--top-k", type=whole_number(0), help="default 0 (no top-k filter)")
     group.add_argument(

@@ -329,10 +329,18 @@ def compare_file(
             result.posterior[group].attrs["pair"] = json.dumps(dict(pair))
     data = result_json(
         result.table,
-        a={"path": str(a), "n": len(scores_a.frame), "classifier": classifier_record(scores_a),
-           **({"samples": n_rows[0]} if sampled else {})},
-        b={"path": str(b), "n": len(scores_b.frame), "classifier": classifier_record(scores_b),
-           **({"samples": n_rows[1]} if sampled else {})},
+        a={
+            "path": str(a),
+            "n": len(scores_a.frame),
+            "classifier": classifier_record(scores_a),
+            **({"samples": n_rows[0]} if sampled else {}),
+        },
+        b={
+            "path": str(b),
+            "n": len(scores_b.frame),
+            "classifier": classifier_record(scores_b),
+            **({"samples": n_rows[1]} if sampled else {}),
+        },
         settings={
             "hdi_prob": settings.hdi_prob,
             "rope_pp": settings.rope.rate_pp,

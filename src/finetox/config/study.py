@@ -23,7 +23,6 @@ from finetox.config.validate import validate
 from finetox.errors import ConfigError
 from finetox.pairs import KINDS, Pair
 
-
 # models without a sampled run: the points of a tuning run (one greedy run each is the trajectory)
 UNSAMPLED_ROLES = ("trajectory",)
 
