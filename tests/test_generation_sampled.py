@@ -14,7 +14,7 @@ from finetox.cli import main
 from finetox.demo.tiny_lm import build_tiny_lm
 from finetox.generation import decoding, generate_file, part_folder
 from finetox.generation.sampling import Sampling, row_seed
-from finetox.io import UserError
+from finetox.io import InputError, UserError
 from tests.test_generation import prompt_table, sample_texts
 
 SAMPLING = {"k": 4, "temperature": 1.0, "top_p": 0.9, "top_k": 0, "seed": 7}
@@ -150,3 +150,28 @@ def test_the_cli_samples_and_sampling_options_need_samples(lm_dir, prompts, tmp_
     with pytest.raises(SystemExit):
         main([*arguments, "--top-p", "0.9"])
     assert "--top-p need --samples K" in capsys.readouterr().err
+
+
+def test_scoring_keeps_the_samples_and_the_table_reads_them(lm_dir, prompts, tmp_path):
+    """Generations -> scores -> the sampled table: the scores file keeps every (prompt, sample)
+    row and carries the sampling settings the table checks against the study's."""
+    from finetox.demo.tiny_classifier import build_demo_classifier
+    from finetox.results.sampled_table import sampled_rates
+    from finetox.scoring import score_file
+
+    classifier = tmp_path / "classifier"
+    build_demo_classifier(classifier, seed=0)
+    generations = tmp_path / "gen.parquet"
+    sampled(lm_dir, prompts, generations)
+    scores = tmp_path / "scores.parquet"
+    score_file(generations, scores, [{"name": "demo", "path": str(classifier)}])
+    frame = pd.read_parquet(scores)
+    assert list(frame["sample"]) == list(pd.read_parquet(generations)["sample"])
+    settings = {**SAMPLING, "max_new_tokens": 8}
+    table = sampled_rates([{"name": "m", "label": "M"}], {"m": scores}, settings, 0.95, 1)
+    total = table[table["subset"] == "total"].iloc[0]
+    expected = frame.groupby("prompt_id")["score_demo"].max().mean()
+    assert total["k"] == 4 and total["emt"] == pytest.approx(expected, abs=1e-12)
+    with pytest.raises(InputError, match=r"temperature 1.0 \(config: 0.7\)"):
+        sampled_rates([{"name": "m", "label": "M"}], {"m": scores},
+                      {**settings, "temperature": 0.7}, 0.95, 1)  # fmt: skip
