@@ -1,4 +1,5 @@
-"""Greedy decoding of prompts in batches: the pure part of the generate stage.
+"""Greedy decoding of prompts in batches: the pure part of the generate stage (sampled decoding
+runs the same loop, its draw made by logits processors: finetox.generation.sampling).
 
 Prompts are sorted by token length into batches (longest first, so an out-of-memory batch shows
 up at the start), left padded, decoded greedily, and the results come back in the input order.
