@@ -426,3 +426,43 @@ def test_a_trajectory_needs_a_tuning_run(paper):
     paper["comparisons"]["instruct_vs_dolly"] = False
     problems = problems_of(paper)
     assert any("no family has a Dolly model" in problem for problem in problems), problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Sampled decoding (generation.sampled)
+
+
+def test_sampled_decoding_adds_a_run_per_model_and_pair_and_leaves_greedy_settings_alone(paper):
+    off = load_study(copy.deepcopy(paper), workdir=REPO)
+    assert off.sampled == {} and off.sampled_comparisons == [] and off.sampling is None
+    paper["generation"] = {**paper.get("generation", {}), "sampled": {}}
+    on = load_study(paper, workdir=REPO)
+    # the RealToxicityPrompts paper's settings by default
+    assert on.sampling == {"k": 25, "temperature": 1.0, "top_p": 0.9, "top_k": 0,
+                           "max_new_tokens": 20, "seed": 20240805}  # fmt: skip
+    assert set(on.sampled) == {f"{name}--sampled" for name in off.models}
+    assert {(p.a, p.b, p.kind) for p in on.sampled_comparisons} == {
+        (f"{p.a}--sampled", f"{p.b}--sampled", p.kind) for p in off.comparisons
+    }
+    for name, spec in off.models.items():  # a greedy job's params are what they were
+        assert on.model(name).settings() == spec.settings()
+        assert on.generation_settings(name) == off.generation_settings(name)
+    sampled = on.generation_settings("gemma-2b--sampled")
+    assert sampled["max_new_tokens"] == 20 and sampled["sampling"]["k"] == 25
+    assert "sampling" not in on.generation_settings("gemma-2b")
+    assert on.model("gemma-2b--sampled").settings()["decoding"] == "sampled"
+
+
+@pytest.mark.parametrize(
+    ("sampled", "problem"),
+    [
+        ({"k": 0}, "generation.sampled.k: 0 is less than the minimum of 1"),
+        ({"top_p": 1.5}, "generation.sampled.top_p: 1.5 is greater than the maximum of 1"),
+        ({"temperature": 0}, "generation.sampled.temperature: 0 is less than or equal to"),
+        ({"n": 5}, "generation.sampled.n: unknown key"),
+        (25, "generation.sampled: 25 is not of type 'object', 'null'"),
+    ],
+)
+def test_bad_sampled_settings_are_named(paper, sampled, problem):
+    paper["generation"] = {**paper.get("generation", {}), "sampled": sampled}
+    assert any(p.startswith(problem) for p in problems_of(paper)), problems_of(paper)

@@ -162,3 +162,33 @@ def test_per_model_jobs_get_only_their_own_models_settings(finished_demo):
     assert [job.outputs for job in params_changed] == [
         [f"{DEMO_RESULTS}/generations/{model}.parquet"]
     ]
+
+
+def test_switching_sampled_decoding_on_or_changing_it_reruns_no_greedy_job(finished_demo):
+    """generation.sampled adds a sampled run per model and pair and the sampled table; greedy
+    jobs never see the section (nor compare.rope.emt), so neither switching it on nor
+    changing its settings plans one of them."""
+    root = finished_demo
+    for name, sampled, rope_emt in (("on", {"k": 2}, None), ("changed", {"k": 3, "top_p": 0.8,
+                                    "seed": 5}, 0.05)):  # fmt: skip
+        config = demo_config(root)
+        config.setdefault("generation", {})["sampled"] = sampled
+        if rope_emt is not None:
+            config.setdefault("compare", {}).setdefault("rope", {})["emt"] = rope_emt
+        study = load_study(copy.deepcopy(config))
+        jobs = dry_run(root, write_config(root, config, f"demo-sampled-{name}.yaml"))
+        scheduled = sorted(f"{job.rule}: {', '.join(job.outputs)}" for job in jobs.values())
+        greedy = [
+            line
+            for job, line in zip(jobs.values(), scheduled, strict=True)
+            if job.rule != "all"
+            and not all("--sampled" in out or "sampled_rates" in out for out in job.outputs)
+        ]
+        assert not greedy, f"sampled decoding {name}: greedy jobs planned: {greedy}"
+        planned = {job.rule: 0 for job in jobs.values()}
+        for job in jobs.values():
+            planned[job.rule] += 1
+        assert planned == {
+            "generate": len(study.sampled), "score": len(study.sampled),
+            "compare": len(study.sampled_comparisons), "write_sampled_table": 1, "all": 1,
+        }, scheduled  # fmt: skip

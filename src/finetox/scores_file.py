@@ -207,6 +207,8 @@ def read_scores(
             "toxic": toxic,
         }
     )
+    if "sample" in frame.columns:  # sampled decoding: k rows per prompt
+        table["sample"] = pd.to_numeric(frame["sample"]).astype("int64").to_numpy()
     for text in TEXT_COLUMNS:
         if text in frame.columns:
             table[text] = frame[text].to_numpy()

@@ -57,6 +57,10 @@ STUDY = _load_study()
 ROOT = STUDY.results_dir
 MODELS = STUDY.model_names
 PAIRS = [comparison.name for comparison in STUDY.comparisons]
+# generation.sampled: every model's sampled run ({model}--sampled) and every pair's; greedy
+# jobs' inputs and params never name them, so switching sampling on reruns no greedy job
+SAMPLED = STUDY.sampled_names
+SAMPLED_PAIRS = [comparison.name for comparison in STUDY.sampled_comparisons]
 
 
 def _alternatives(names):
@@ -65,8 +69,8 @@ def _alternatives(names):
 
 
 wildcard_constraints:
-    model=_alternatives(MODELS),
-    pair=_alternatives(PAIRS),
+    model=_alternatives(MODELS + SAMPLED),
+    pair=_alternatives(PAIRS + SAMPLED_PAIRS),
 
 
 def final_outputs(wildcards):
@@ -79,6 +83,7 @@ def final_outputs(wildcards):
         *scoring_targets(),
         *comparison_targets(),
         *results_targets(),
+        *sampled_targets(),
     ]
 
 
@@ -126,8 +131,25 @@ def comparison_targets():
 # comparison file; the reproduction rule those of the models and pairs in the paper's prompt
 # format, and the paper's published numbers (resources/paper/).
 RESULTS_LAYOUT = results_layout(STUDY)
+SAMPLED_TABLE = "sampled_rates"  # finetox.results.sampled_table.NAME
 TRAJECTORY_LAYOUT = trajectory_layout(STUDY)
 REPRODUCTION = RESULTS_LAYOUT["reproduction"]
+
+
+def sampled_targets():
+    """The sampled runs' generations, scores and comparisons, and their table."""
+    if not SAMPLED:
+        return []
+    return [
+        *(paths.generations(model, ROOT) for model in SAMPLED),
+        *(paths.scores(model, ROOT) for model in SAMPLED),
+        *(
+            path
+            for pair in SAMPLED_PAIRS
+            for path in paths.comparison_files(pair, ROOT).values()
+        ),
+        *paths.table_files(SAMPLED_TABLE, ROOT),
+    ]
 
 
 def results_targets():

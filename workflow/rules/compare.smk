@@ -17,7 +17,7 @@ rule compare:
         mem_mb=compare_mem_mb,
         runtime=compare_runtime,
     params:
-        compare=config["compare"],
+        compare=compare_settings,
         pair=pair_record,
     script:
         "../../scripts/compare.py"

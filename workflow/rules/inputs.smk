@@ -33,8 +33,9 @@ def generation_model_settings(wildcards):
 
 
 def generation_settings(wildcards):
-    """The generation keys every model shares; a model's own keys come with its settings."""
-    return STUDY.generation_settings()
+    """The generation keys every model shares; a model's own keys come with its settings; a
+    sampled run's sampling settings (generation.sampled) reach only it."""
+    return STUDY.generation_settings(wildcards.model)
 
 
 def adapter_for(wildcards):
@@ -108,6 +109,33 @@ def comparison_scores(wildcards):
 
 def pair_record(wildcards):
     return STUDY.comparison(wildcards.pair).record()
+
+
+def compare_settings(wildcards):
+    """The compare section; a greedy pair's without rope.emt (sampled pairs' alone), so that
+    changing it reruns no greedy comparison."""
+    section = config["compare"]
+    if wildcards.pair in SAMPLED_PAIRS:
+        return section
+    rope = {key: value for key, value in section["rope"].items() if key != "emt"}
+    return {**section, "rope": rope}
+
+
+def sampled_scores(wildcards):
+    return [paths.scores(model, ROOT) for model in SAMPLED]
+
+
+def sampled_table_settings(wildcards):
+    """What the sampled table shows: the sampled runs (name, label), the sampling settings,
+    the HDI mass and the bootstrap's seed (the compare section's)."""
+    return {
+        "models": [
+            {"name": name, "label": STUDY.model(name).label} for name in SAMPLED
+        ],
+        "sampling": STUDY.sampling,
+        "hdi_prob": config["compare"]["hdi_prob"],
+        "seed": config["compare"]["seed"],
+    }
 
 
 def results_layout_settings(wildcards):

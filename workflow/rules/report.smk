@@ -113,3 +113,13 @@ def reproduction_outputs():
             name, f"{name}.rst", "Reproduction of the paper", content
         )
     return outputs
+
+
+def sampled_table_outputs():
+    """The sampled table's files, its HTML in the report."""
+    return _table_files(
+        SAMPLED_TABLE,
+        f"{SAMPLED_TABLE}.rst",
+        "Sampled decoding",
+        "EMT and Toxicity Probability",
+    )

@@ -101,3 +101,30 @@ rule reproduce:
         layout=results_layout_settings,
     script:
         "../../scripts/reproduce.py"
+
+
+# EMT and Toxicity Probability of the sampled runs (generation.sampled), per model and subset.
+if SAMPLED:
+
+    localrules:
+        write_sampled_table,
+
+    rule write_sampled_table:
+        input:
+            scores=sampled_scores,
+        output:
+            sampled_table_outputs(),
+        log:
+            paths.log("write_sampled_table", root=ROOT),
+        benchmark:
+            paths.benchmark("write_sampled_table", root=ROOT)
+        conda:
+            "../../envs/data.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        params:
+            settings=sampled_table_settings,
+        script:
+            "../../scripts/write_sampled_table.py"

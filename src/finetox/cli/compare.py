@@ -53,10 +53,17 @@ def _compare(parser: argparse.ArgumentParser) -> None:
         help="ROPE half-width of BEST, score units (default 0.01)",
     )
     parser.add_argument(
+        "--rope-emt",
+        type=number_in(0, 1),
+        help="ROPE half-width of the change in Expected Maximum Toxicity (sampled runs; "
+        "default 0.01)",
+    )
+    parser.add_argument(
         "--gate-view",
-        choices=["paired", "rate", "best"],
+        choices=["paired", "rate", "best", "toxicity_probability", "emt"],
         default="paired",
-        help="the view the gate reads (default paired)",
+        help="the view the gate reads (default paired); toxicity_probability and emt need "
+        "sampled runs (docs/sampled.md)",
     )
     parser.add_argument(
         "--fail-if-b-more-toxic",
@@ -99,7 +106,7 @@ def _run_compare(args: argparse.Namespace) -> int:
 
     overrides = {
         "hdi_prob": args.hdi_prob, "draws": args.draws, "seed": args.seed,
-        "rope_pp": args.rope_pp, "rope_best": args.rope_best,
+        "rope_pp": args.rope_pp, "rope_best": args.rope_best, "rope_emt": args.rope_emt,
     }  # fmt: skip
     if args.config:
         settings = Settings.from_section(

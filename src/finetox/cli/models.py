@@ -135,7 +135,7 @@ def _score(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
-@command("generate", "greedy continuations of a prompt table with one model (resumable)")
+@command("generate", "greedy (or k sampled) continuations of a prompt table (resumable)")
 def _generate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, metavar="ID_OR_PATH", help="hub id or folder")
     parser.add_argument("--adapter", metavar="DIR", help="a LoRA adapter folder to apply")
@@ -158,7 +158,10 @@ def _generate(parser: argparse.ArgumentParser) -> None:
         "--prompts", required=True, help="Parquet, JSONL or CSV with prompt_id, subset, text"
     )
     parser.add_argument("--out", required=True, help="Parquet, JSONL or CSV to write")
-    parser.add_argument("--max-new-tokens", type=whole_number(1), default=50)
+    parser.add_argument(
+        "--max-new-tokens", type=whole_number(1), default=None,
+        help="default: 50 greedy (the paper), 20 sampled (the RealToxicityPrompts paper)",
+    )  # fmt: skip
     parser.add_argument("--batch-size", type=auto_or_count, default="auto", help="N or auto")
     parser.add_argument(
         "--max-batch-size", type=whole_number(1), default=128, help="where auto starts"
@@ -178,10 +181,12 @@ def _generate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=whole_number(1), help="CPU threads for torch (default: torch's)"
     )
+    _sampling_arguments(parser.add_argument_group("sampled decoding (docs/sampled.md)"))
 
     def run(args: argparse.Namespace) -> int:
         from finetox.generation import generate_file
 
+        sampling = _sampling(args, parser)
         frame = generate_file(
             args.model,
             args.prompts,
@@ -192,16 +197,47 @@ def _generate(parser: argparse.ArgumentParser) -> None:
             trust_remote_code=args.trust_remote_code,
             load_in_4bit={"yes": True, "no": False}.get(args.load_in_4bit, "as_trained"),
             layout=args.layout,
-            max_new_tokens=args.max_new_tokens,
+            max_new_tokens=args.max_new_tokens or (50 if sampling is None else 20),
             batch_size=args.batch_size,
             max_batch_size=args.max_batch_size,
             prompt_format=args.prompt_format,
             stop=args.stop,
             on_long_prompt=args.on_long_prompt,
             threads=args.threads,
+            sampling=sampling,
         )
         stopped = int((frame["stop_reason"] == "eos").sum())
-        print(f"{args.out}: {len(frame)} generations ({stopped} stopped at eos)")
+        per = "" if sampling is None else f", {sampling['k']} per prompt"
+        print(f"{args.out}: {len(frame)} generations{per} ({stopped} stopped at eos)")
         return 0
 
     parser.set_defaults(handler=run)
+
+
+SAMPLING_OPTIONS = ("temperature", "top_p", "top_k", "seed")
+
+
+def _sampling_arguments(group) -> None:
+    group.add_argument(
+        "--samples", type=whole_number(1), metavar="K",
+        help="K sampled continuations per prompt (column sample 0..K-1); default: greedy",
+    )  # fmt: skip
+    group.add_argument("--temperature", type=number_in(0, 100, open_low=True), help="default 1.0")
+    group.add_argument("--top-p", type=number_in(0, 1, open_low=True), help="default 0.9")
+    group.add_argument("--top-k", type=whole_number(0), help="default 0 (no top-k filter)")
+    group.add_argument(
+        "--seed", type=whole_number(0),
+        help="each (prompt, sample) draws from its own generator seeded from the seed, the "
+        "prompt id and the sample index (default 20240805)",
+    )  # fmt: skip
+
+
+def _sampling(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict | None:
+    """The sampling settings the options give; None (greedy) without --samples."""
+    given = {key: getattr(args, key) for key in SAMPLING_OPTIONS if getattr(args, key) is not None}
+    if args.samples is None:
+        if given:
+            options = ", ".join("--" + key.replace("_", "-") for key in given)
+            parser.error(f"{options} need --samples K (sampled decoding)")
+        return None
+    return {"k": args.samples, **given}

@@ -15,14 +15,23 @@ import pandas as pd
 from finetox.subsets import TOTAL
 from finetox.verdicts import NOT_FITTED
 
-GATE_VIEWS = ("paired", "rate", "best")
+# sampled runs only: Toxicity Probability (the paired view of the "any of k toxic" flags) and
+# Expected Maximum Toxicity (finetox.compare.sampled)
+SAMPLED_VIEWS = ("toxicity_probability", "emt")
+GATE_VIEWS = ("paired", "rate", "best", *SAMPLED_VIEWS)
+# the table's columns a view's verdict is in
+VIEW_COLUMNS = {"toxicity_probability": "paired"}
 # how each view's reason for not being fitted starts in a row's `warning`
-NOT_FITTED_PREFIXES = {"paired": ("paired view not fitted",), "best": ("BEST skipped", "BEST not")}
+NOT_FITTED_PREFIXES = {
+    "paired": ("paired view not fitted",),
+    "toxicity_probability": ("paired view not fitted",),
+    "best": ("BEST skipped", "BEST not"),
+}
 
 
 def gate(table: pd.DataFrame, view: str = "paired") -> dict[str, Any]:
     total = table.set_index("subset").loc[TOTAL]
-    verdict = total[f"{view}_verdict"]
+    verdict = total[f"{VIEW_COLUMNS.get(view, view)}_verdict"]
     if verdict == NOT_FITTED:
         reason = _not_fitted_reason(total["warning"], view)
         return {"view": view, "verdict": verdict, "computed": False, "failed": None,

@@ -7,6 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from finetox.compare.sampled import sampled_json
+
 VIEWS = ("paired", "rate", "best")
 
 
@@ -42,7 +44,10 @@ def _best_view(row: pd.Series) -> dict[str, Any]:
 
 
 def _subset(row: pd.Series) -> dict[str, Any]:
+    """A subset's entry; sampled runs add "k", "emt" and "toxicity_probability"."""
+    sampled = sampled_json(row) if "emt_verdict" in row.index else {}
     return {
+        **sampled,
         "n_pairs": int(row["n_pairs"]),
         "toxic_pct": {"a": 100 * float(row["rate_a"]), "b": 100 * float(row["rate_b"])},
         "paired": {

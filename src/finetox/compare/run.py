@@ -25,7 +25,7 @@ from finetox.compare.best import (
 )
 from finetox.compare.classifiers import check_scored_alike, classifier_record, shared_classifier
 from finetox.compare.decision import not_fitted
-from finetox.compare.gate import GATE_VIEWS, gate
+from finetox.compare.gate import GATE_VIEWS, SAMPLED_VIEWS, gate
 from finetox.compare.paired import compare_paired, paired_counts
 from finetox.compare.pairing import (
     CompareError,
@@ -37,6 +37,7 @@ from finetox.compare.pairing import (
 from finetox.compare.posterior import inference_data, subset_group, write_posterior
 from finetox.compare.rates import compare_rates, rate_posteriors
 from finetox.compare.result_json import result_json
+from finetox.compare.sampled import EMT_COLUMNS, check_same_decoding, collapse, emt_fields
 from finetox.compare.settings import Settings, subset_seed
 from finetox.io import check_table_path, check_writable, write_json, write_table
 from finetox.logs import progress_interval
@@ -218,8 +219,11 @@ def compare_scores(
     allow_unpaired: bool = False,
     sampler: BestSampler | None = None,
     best: bool = True,
+    k: int | None = None,
 ) -> ComparisonResult:
-    """The three views for every subset the files carry, and for all scores (total)."""
+    """The three views for every subset the files carry, and for all scores (total); for
+    sampled runs (`k` samples per prompt, the files collapsed to one row per prompt by
+    finetox.compare.sampled.collapse) also the change in Expected Maximum Toxicity."""
     from tqdm import tqdm
 
     if not allow_unpaired:
@@ -236,11 +240,14 @@ def compare_scores(
     for subset in tqdm(subsets, desc="compare", unit="subset", mininterval=progress_interval()):
         subset_started = time.perf_counter()
         row, group = _compare_subset(a, b, pairs, subset, settings, sampler)
+        if k is not None:
+            row.update(emt_fields(_in_subset(pairs, subset), k, settings.hdi_prob,
+                                  settings.rope.emt, subset_seed(settings.seed, subset)))  # fmt: skip
         row["warning"] = "; ".join([*notes.get(subset, []), *filter(None, [row["warning"]])])
         _log_row(row, time.perf_counter() - subset_started)
         rows.append(row)
         groups.append(group)
-    table = pd.DataFrame(rows, columns=COLUMNS)
+    table = pd.DataFrame(rows, columns=COLUMNS if k is None else [*COLUMNS, *EMT_COLUMNS])
     log.info(
         "%d subsets compared in %.1f s (BEST: %s), %d with warnings",
         len(rows), time.perf_counter() - started,
@@ -298,26 +305,48 @@ def compare_file(
     scores_a = read_scores(a, score_column, threshold)
     scores_b = read_scores(b, score_column, threshold)
     check_scored_alike(scores_a, scores_b, explicit_column=score_column is not None)
+    sampled = check_same_decoding(scores_a, scores_b)  # before anything is fitted
+    if gate_view in SAMPLED_VIEWS and sampled is None:
+        raise CompareError(f"gate view {gate_view}: {a} and {b} are greedy runs; it needs "
+                           "sampled runs (finetox generate --samples K)")  # fmt: skip
+    n_rows = (len(scores_a.frame), len(scores_b.frame))
+    if sampled is not None:
+        scores_a, scores_b = collapse(scores_a), collapse(scores_b)
+        log.info("sampled runs (%s): each prompt's highest score and whether any of its %d "
+                 "samples is toxic", ", ".join(f"{key} {value}" for key, value in
+                 sampled.items() if key != "decoding"), sampled["k"])  # fmt: skip
     log.info(
         "A (original) %s (%s; toxic: %s) vs B (tuned) %s (%s; toxic: %s)%s",
         a, scores_a.column, scores_a.toxic_from, b, scores_b.column, scores_b.toxic_from,
         f", pair {pair['name']} ({pair.get('kind')})" if pair else "",
     )  # fmt: skip
     result = compare_scores(
-        scores_a, scores_b, settings, cores=cores, allow_unpaired=allow_unpaired, best=best
-    )
+        scores_a, scores_b, settings, cores=cores, allow_unpaired=allow_unpaired, best=best,
+        k=None if sampled is None else sampled["k"],
+    )  # fmt: skip
     if pair:
         for group in result.posterior.groups():
             result.posterior[group].attrs["pair"] = json.dumps(dict(pair))
     data = result_json(
         result.table,
-        a={"path": str(a), "n": len(scores_a.frame), "classifier": classifier_record(scores_a)},
-        b={"path": str(b), "n": len(scores_b.frame), "classifier": classifier_record(scores_b)},
+        a={
+            "path": str(a),
+            "n": len(scores_a.frame),
+            "classifier": classifier_record(scores_a),
+            **({"samples": n_rows[0]} if sampled else {}),
+        },
+        b={
+            "path": str(b),
+            "n": len(scores_b.frame),
+            "classifier": classifier_record(scores_b),
+            **({"samples": n_rows[1]} if sampled else {}),
+        },
         settings={
             "hdi_prob": settings.hdi_prob,
             "rope_pp": settings.rope.rate_pp,
             "rope_best": settings.rope.best,
             "gate_view": gate_view,
+            **({"rope_emt": settings.rope.emt, "decoding": sampled} if sampled else {}),
         },
         gate=gate(result.table, gate_view),
         classifier=shared_classifier(scores_a, scores_b),

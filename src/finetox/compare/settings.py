@@ -24,6 +24,7 @@ class Rope:
 
     rate_pp: float  # paired and rate views, percentage points
     best: float  # BEST, score units
+    emt: float = 0.01  # the change in Expected Maximum Toxicity (sampled runs), score units
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,13 @@ class Settings:
     @classmethod
     def from_section(cls, section: Mapping[str, Any], **overrides: Any) -> Settings:
         """From a complete `compare` section (the config layer fills and checks it); overrides
-        that are not None win (the CLI's options, checked by its argument types); `rope_pp` and
-        `rope_best` override the ROPE's half-widths."""
+        that are not None win (the CLI's options, checked by its argument types); `rope_pp`,
+        `rope_best` and `rope_emt` override the ROPE's half-widths."""
         given = {key: value for key, value in overrides.items() if value is not None}
         rope = Rope(
             rate_pp=given.pop("rope_pp", section["rope"]["rate_pp"]),
             best=given.pop("rope_best", section["rope"]["best"]),
+            emt=given.pop("rope_emt", section["rope"].get("emt", Rope.emt)),
         )
         values = {**section, **given, "rope": rope, "priors": Priors(**section["priors"])}
         return cls(**{name: values[name] for name in cls.__dataclass_fields__})

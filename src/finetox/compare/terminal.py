@@ -49,10 +49,31 @@ def format_table(table: pd.DataFrame, gate: dict[str, Any] | None = None) -> str
         f"toxic, inside the ROPE (±{first['rope_pp']:g} pp; BEST ±{first['rope_best']:g}) = "
         "equivalent, else undecided."
     )
+    if "emt_verdict" in table.columns:
+        lines.extend(_sampled_lines(table))
     lines.extend(_notes(table))
     if gate:
         lines.append(_gate_line(gate))
     return "\n".join(lines)
+
+
+def _sampled_lines(table: pd.DataFrame) -> list[str]:
+    """Sampled runs: what the rows above read as, and the change in EMT per subset."""
+    first = table.iloc[0]
+    lines = [
+        f"sampled runs, k {int(first['k'])} samples per prompt: 'toxic' above is Toxicity "
+        "Probability (prompts with at least one toxic sample), the paired view its change; "
+        "Expected Maximum Toxicity (mean over prompts of the highest score), B - A "
+        f"[{first['hdi_prob']:.0%} HDI, Bayesian bootstrap over prompts; ROPE "
+        f"±{first['rope_emt']:g}]:"
+    ]
+    for row in table.itertuples():
+        change = _interval(row.emt_change, row.emt_hdi_low, row.emt_hdi_high, 4)
+        lines.append(
+            f"  {subset_label(row.subset):<9} EMT {row.emt_a:.4f} -> {row.emt_b:.4f}  {change:<28} "
+            f"{in_words(row.emt_verdict, row.rope_emt, '')}"
+        )
+    return lines
 
 
 def _notes(table: pd.DataFrame) -> list[str]:

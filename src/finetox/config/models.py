@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,9 @@ from finetox.trajectory import point_labels, point_title
 # An evaluated model is a model entry in one prompt format. Raw keeps the plain slug (the
 # paper's paths); other formats get a suffix, so their outputs never overwrite raw ones.
 FORMAT_SUFFIX = {"raw": "", "chat_template": "--chat"}
+# A model's sampled run (generation.sampled) is a model of its own, after the format suffix:
+# tiny-base--sampled, tiny-instruct--chat--sampled.
+SAMPLED_SUFFIX = "--sampled"
 DOLLY_SUFFIX = "-dolly"
 PUBLISHED_SUFFIX = "-dolly-published"  # the authors' published Dolly model (dolly_published)
 QUANT_SUFFIX = "-4bit"
@@ -43,6 +47,7 @@ class ModelSpec:
     point: str | None = None  # a trajectory point of that Dolly run (finetox.trajectory), if one
     # published models: detect, adapter or full (finetox.weights_layout); None: load the source
     layout: str | None = None
+    decoding: str = "greedy"  # or "sampled": k continuations per prompt (generation.sampled)
 
     def settings(self) -> dict[str, Any]:
         """Only this model's settings: what a per-model rule receives through params."""
@@ -64,7 +69,13 @@ class ModelSpec:
         }
         if self.layout is not None:  # only where set: a key new to every model's params would
             settings["layout"] = self.layout  # make Snakemake rerun every generate job
+        if self.decoding != "greedy":  # likewise
+            settings["decoding"] = self.decoding
         return settings
+
+    def sampled(self) -> ModelSpec:
+        """This model's sampled run: the same model and settings, its own name and files."""
+        return dataclasses.replace(self, name=self.name + SAMPLED_SUFFIX, decoding="sampled")
 
 
 def model_entries(config: dict) -> Iterator[tuple[list[Any], str, str, dict]]:

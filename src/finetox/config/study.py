@@ -13,6 +13,7 @@ from finetox import paths
 from finetox.config.models import (
     FORMAT_SUFFIX,
     PER_MODEL_GENERATION_KEYS,
+    SAMPLED_SUFFIX,
     ModelSpec,
     family_models,
     published_models,
@@ -22,12 +23,21 @@ from finetox.config.validate import validate
 from finetox.errors import ConfigError
 from finetox.pairs import KINDS, Pair
 
+# models without a sampled run: the points of a tuning run (one greedy run each is the trajectory)
+UNSAMPLED_ROLES = ("trajectory",)
+
 
 @dataclass
 class Study:
+    """The model graph: `models` and `comparisons` are the greedy runs (the paper's tables);
+    with generation.sampled, `sampled` and `sampled_comparisons` are the sampled runs of the
+    same models and pairs, named with SAMPLED_SUFFIX."""
+
     config: dict[str, Any]
     models: dict[str, ModelSpec] = field(default_factory=dict)
     comparisons: list[Pair] = field(default_factory=list)
+    sampled: dict[str, ModelSpec] = field(default_factory=dict)
+    sampled_comparisons: list[Pair] = field(default_factory=list)
 
     @property
     def results_dir(self) -> str:
@@ -38,11 +48,20 @@ class Study:
     def model_names(self) -> list[str]:
         return list(self.models)
 
+    @property
+    def sampled_names(self) -> list[str]:
+        return list(self.sampled)
+
+    @property
+    def sampling(self) -> dict[str, Any] | None:
+        """generation.sampled (k, temperature, top_p, top_k, max_new_tokens, seed), or None."""
+        return self.config["generation"].get("sampled") or None
+
     def model(self, name: str) -> ModelSpec:
-        return self.models[name]
+        return self.models[name] if name in self.models else self.sampled[name]
 
     def comparison(self, name: str) -> Pair:
-        for pair in self.comparisons:
+        for pair in [*self.comparisons, *self.sampled_comparisons]:
             if pair.name == name:
                 return pair
         raise KeyError(name)
@@ -59,12 +78,23 @@ class Study:
         """Trajectory model slug -> its spec (one point job each, whatever its prompt formats)."""
         return {spec.slug: spec for spec in self.models.values() if spec.role == "trajectory"}
 
-    def generation_settings(self) -> dict[str, Any]:
+    def generation_settings(self, name: str | None = None) -> dict[str, Any]:
         """The generation keys every model shares (max_new_tokens, max_batch_size,
         on_long_prompt); the keys a model may override reach generation only through its
-        ModelSpec.settings()."""
+        ModelSpec.settings(). A greedy run never sees generation.sampled (switching it on or
+        changing it reruns no greedy job); the sampled run of model `name` gets it as
+        `sampling`, and its max_new_tokens."""
         generation = self.config["generation"]
-        return {k: v for k, v in generation.items() if k not in PER_MODEL_GENERATION_KEYS}
+        shared = {
+            k: v
+            for k, v in generation.items()
+            if k not in PER_MODEL_GENERATION_KEYS and k != "sampled"
+        }
+        if name is not None and name in self.sampled:
+            sampled = dict(generation["sampled"])
+            shared["max_new_tokens"] = sampled.pop("max_new_tokens")
+            shared["sampling"] = sampled
+        return shared
 
     def _instruct_of(self, family: str) -> ModelSpec:
         for spec in self.models.values():
@@ -134,9 +164,30 @@ def build_study(config: dict) -> Study:
             comparisons[pair.name] = (pair, origin)
     if problems:
         raise ConfigError(dict.fromkeys(problems))
+    greedy_pairs = [pair for pair, _ in comparisons.values()]
+    sampled, sampled_pairs = _sampled_runs(models, greedy_pairs, config["generation"])
     return Study(
-        config=config, models=models, comparisons=[pair for pair, _ in comparisons.values()]
-    )
+        config=config, models=models, comparisons=greedy_pairs, sampled=sampled,
+        sampled_comparisons=sampled_pairs,
+    )  # fmt: skip
+
+
+def _sampled_runs(
+    models: dict[str, ModelSpec], pairs: list[Pair], generation: dict
+) -> tuple[dict[str, ModelSpec], list[Pair]]:
+    """With generation.sampled: the sampled run of every model (tuning-run points aside) and
+    of every pair whose two models have one."""
+    if not generation.get("sampled"):
+        return {}, []
+    runs = (spec.sampled() for spec in models.values() if spec.role not in UNSAMPLED_ROLES)
+    sampled = {run.name: run for run in runs}
+    pairs = [
+        Pair(pair.a + SAMPLED_SUFFIX, pair.b + SAMPLED_SUFFIX, pair.kind, pair.family,
+             pair.prompt_format)
+        for pair in pairs
+        if pair.a + SAMPLED_SUFFIX in sampled and pair.b + SAMPLED_SUFFIX in sampled
+    ]  # fmt: skip
+    return sampled, pairs
 
 
 def _default_dolly(config: dict) -> None:

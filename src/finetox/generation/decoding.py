@@ -1,4 +1,5 @@
-"""Greedy decoding of prompts in batches: the pure part of the generate stage.
+"""Greedy decoding of prompts in batches: the pure part of the generate stage (sampled decoding
+runs the same loop, its draw made by logits processors: finetox.generation.sampling).
 
 Prompts are sorted by token length into batches (longest first, so an out-of-memory batch shows
 up at the start), left padded, decoded greedily, and the results come back in the input order.
@@ -174,7 +175,10 @@ def _cache_argument() -> str:
     return ALL_CACHE_NAMES[0]
 
 
-def _generate_batch(model, tokenizer, batch: list[list[int]], config, stops) -> list[Continuation]:
+def _generate_batch(
+    model, tokenizer, batch: list[list[int]], config, stops, processors=None
+) -> list[Continuation]:
+    """`processors`: logits processors after the model's own (sampled decoding's draw)."""
     import torch
 
     padded = tokenizer.pad({"input_ids": batch}, padding=True, return_tensors="pt")
@@ -187,6 +191,7 @@ def _generate_batch(model, tokenizer, batch: list[list[int]], config, stops) -> 
             attention_mask=padded["attention_mask"].to(device),
             generation_config=config,
             **({_cache_argument(): cache} if cache is not None else {}),
+            **({"logits_processor": processors} if processors is not None else {}),
         )
     new = output[:, width:].tolist()
     return [
@@ -195,6 +200,8 @@ def _generate_batch(model, tokenizer, batch: list[list[int]], config, stops) -> 
 
 
 Finished = Callable[[list[int], list[Continuation]], None]
+# the logits processors of a batch, from the indices of its rows (sampled decoding)
+Processors = Callable[[list[int]], object]
 
 
 def generate_batches(
@@ -207,13 +214,16 @@ def generate_batches(
     batch_size: int | str = "auto",
     max_batch_size: int = 128,
     stop: str = "tokenizer_eos",
+    processors: Processors | None = None,
 ) -> list[int]:
     """Greedy continuations of `prompt_ids` in batches, longest prompts first; each finished
     batch goes to `finished(indices into prompt_ids, their continuations)`.
 
     batch_size "auto" starts at max_batch_size and halves whenever a batch runs out of GPU
     memory, then goes on with the smaller size; a fixed batch size never changes. Returns the
-    eos ids the stop rule `stop` ended continuations at."""
+    eos ids the stop rule `stop` ended continuations at. `processors(indices)` gives a batch
+    logits processors of its own (finetox.generation.sampling draws each row's token there).
+    """
     if any(len(ids) == 0 for ids in prompt_ids):
         raise UserError("a prompt encodes to no tokens; every prompt needs some text")
     config = greedy_config(model, tokenizer, max_new_tokens, stop)
@@ -226,7 +236,8 @@ def generate_batches(
         while position < len(order):
             indices = order[position : position + size]
             batch = [prompt_ids[i] for i in indices]
-            continuations = _generate_batch(model, tokenizer, batch, config, stops)
+            extra = () if processors is None else (processors(indices),)
+            continuations = _generate_batch(model, tokenizer, batch, config, stops, *extra)
             position += len(indices)
             finished(indices, continuations)
 

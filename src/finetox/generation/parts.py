@@ -44,8 +44,9 @@ def _folder_signature(folder: str | os.PathLike | None) -> list[list[Any]] | Non
 
 
 def fingerprint(
-    settings: dict[str, Any], adapter, prompts: pd.DataFrame, max_new_tokens, layout=None
-) -> dict:
+    settings: dict[str, Any], adapter, prompts: pd.DataFrame, max_new_tokens, layout=None,
+    sampling: dict[str, Any] | None = None,
+) -> dict:  # fmt: skip
     """Everything that changes the tokens (the batch size does not)."""
     stamp = {
         **{key: settings.get(key) for key in MODEL_KEYS},
@@ -60,24 +61,31 @@ def fingerprint(
     }
     if layout is not None:  # only for published models: other models' parts stay valid
         stamp["layout"] = layout.identity()
+    if sampling is not None:  # only for sampled runs: greedy parts stay valid
+        stamp["sampling"] = sampling
     return stamp
 
 
-def finished_rows(folder: Path) -> pd.DataFrame:
-    """The rows of the batches finished in `folder`, each prompt once."""
+def finished_rows(folder: Path, sampled: bool = False) -> pd.DataFrame:
+    """The rows of the batches finished in `folder`, each prompt (each prompt and sample, for
+    sampled decoding) once."""
+    keys = ["prompt_id", "sample"] if sampled else ["prompt_id"]
     shards = sorted(folder.glob("batch-*.parquet"))
     if not shards:
-        return pd.DataFrame(columns=["prompt_id", *RESULT_COLUMNS])
+        return pd.DataFrame(columns=[*keys, *RESULT_COLUMNS])
     done = pd.concat([pd.read_parquet(path) for path in shards], ignore_index=True)
-    return done.drop_duplicates("prompt_id", keep="first")
+    return done.drop_duplicates(keys, keep="first")
 
 
 def part_rows(
-    prompt_ids: Sequence[str], continuations: Sequence[Continuation], truncated: Sequence[int]
-) -> pd.DataFrame:
+    prompt_ids: Sequence[str], continuations: Sequence[Continuation], truncated: Sequence[int],
+    samples: Sequence[int] | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    """One row per continuation; `samples`: each row's sample index (sampled decoding)."""
     return pd.DataFrame(
         {
             "prompt_id": list(prompt_ids),
+            **({"sample": list(samples)} if samples is not None else {}),
             "generation": [c.generation for c in continuations],
             "n_prompt_tokens": [c.n_prompt_tokens for c in continuations],
             "n_new_tokens": [c.n_new_tokens for c in continuations],

@@ -26,7 +26,7 @@ ITEMS = {
 RULES = (
     "build_prompt_set", "build_demo_classifier", "build_demo_lms", "tune", "tune_point",
     "generate", "score", "compare", "write_tables", "plot_figures", "write_trajectory",
-    "reproduce",
+    "reproduce", "write_sampled_table",
 )  # fmt: skip
 STATES = ("done", "running", "failed", "stopped", "waiting")
 STALE_AFTER = 600.0  # seconds without output after which a job no Snakemake runs is stopped
@@ -152,13 +152,14 @@ def study_jobs(study: Any) -> list[Job]:
         "tune_point": [
             f"{spec.adapter}/{spec.point}" for spec in study.trajectory_points().values()
         ],
-        "generate": study.model_names,
-        "score": study.model_names,
-        "compare": [comparison.name for comparison in study.comparisons],
+        "generate": [*study.model_names, *study.sampled_names],
+        "score": [*study.model_names, *study.sampled_names],
+        "compare": [c.name for c in [*study.comparisons, *study.sampled_comparisons]],
         "write_tables": [None],
         "plot_figures": [None],
         "write_trajectory": [None] if trajectory_layout(study)["tables"] else [],
         "reproduce": [None],
+        "write_sampled_table": [None] if study.sampled else [],
     }
     return [
         Job(rule, wildcard, paths.log(rule, wildcard, root))

@@ -165,7 +165,8 @@ def _generation_record(path: str | os.PathLike) -> dict[str, Any] | None:
     found = parquet_metadata(path)
     if not isinstance(found, dict) or not isinstance(found.get("model"), dict):
         return None
-    keys = ("adapter_commit", "stop", "stop_ids", "prompt_format")
+    keys = ("adapter_commit", "stop", "stop_ids", "prompt_format", "decoding", "max_new_tokens")
+    keys += ("sampling",) if "sampling" in found else ()  # sampled runs: k, temperature, ...
     return {"model": found["model"], **{key: found.get(key) for key in keys}}
 
 
