@@ -11,8 +11,9 @@
 from finetox.config.models import FORMAT_SUFFIX, ModelSpec
 from finetox.config.reference import config_reference, update_reference
 from finetox.config.schema import fill_defaults, load_schema, load_yaml, section_defaults
+from finetox.config.sources import HUB_ID
 from finetox.config.study import Study, build_study, load_study, load_study_file
-from finetox.config.validate import HUB_ID, validate
+from finetox.config.validate import validate
 from finetox.errors import ConfigError
 
 __all__ = [
