@@ -115,7 +115,7 @@ def _check_settings(settings: dict[str, Any], adapter) -> WeightsLayout | None:
             raise UserError(
                 f"model {source!r}: a published model (layout {layout}) takes no adapter"
             )
-        return detect_layout(source, settings.get("revision"), layout)
+        return detect_layout(source, settings.get("revision"), layout, settings.get("name"))
     check_model_folder(source)
     if adapter is not None:
         if not Path(adapter).is_dir():
@@ -144,6 +144,7 @@ def load_model(settings: dict[str, Any], adapter=None, layout: WeightsLayout | N
             revision=tokenizer_at[1],
             trust_remote_code=settings.get("trust_remote_code", False),
             padding_side="left",
+            slug=settings.get("name"),
         )
         model = load_causal_lm(
             model_at[0],
@@ -153,6 +154,7 @@ def load_model(settings: dict[str, Any], adapter=None, layout: WeightsLayout | N
             load_in_4bit=settings.get("load_in_4bit", False),
             adapter=adapter_at[0],
             adapter_revision=adapter_at[1],
+            slug=settings.get("name"),
         )
     except OSError as error:  # not found, no access, no network: say which model
         raise UserError(f"model {source!r}: cannot be loaded: {error}") from error
