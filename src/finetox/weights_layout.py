@@ -136,23 +136,23 @@ def _folder_listing(source: str) -> _Listing:
 def _hub_listing(source: str, revision: str | None, slug: str | None = None) -> _Listing:
     """The repository's files at the commit `revision` resolves to (offline: the commit the
     cache's refs name for it, listed from its cached snapshot)."""
-    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub import hf_hub_download
 
-    from finetox.hub.resolve import cache_folder, hub_problem, hub_token, offline, resolve
+    from finetox.hub.resolve import cache_folder, hub_problem, hub_token, resolve
 
     token = hub_token()
-    commit = resolve(
-        source, revision, context=slug and f"slug {slug}"
-    ).commit  # InputError, one line, naming it
+    context = f"slug {slug}" if slug else None
+    resolved = resolve(source, revision, context=context)  # InputError, one line, naming it
+    commit = resolved.commit
     try:
-        if offline():
+        if resolved.info is None:  # offline: the cached snapshot of the commit
             snapshot = cache_folder(source) / "snapshots" / commit
             files = frozenset(path.name for path in snapshot.iterdir() if path.is_file())
         else:
-            info = HfApi().model_info(source, revision=commit, token=token)
-            files = frozenset(s.rfilename for s in info.siblings or () if "/" not in s.rfilename)
+            siblings = resolved.info.siblings or ()
+            files = frozenset(s.rfilename for s in siblings if "/" not in s.rfilename)
     except Exception as error:  # noqa: BLE001  (huggingface_hub and httpx errors alike)
-        problem = hub_problem(error, source, revision, context=slug and f"slug {slug}")
+        problem = hub_problem(error, source, revision, context=context)
         raise InputError(
             problem or f"model {source!r} (commit {commit}): cannot list its files: {error}"
         ) from error

@@ -14,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from finetox.errors import InputError
 
@@ -29,6 +30,7 @@ class Resolved:
     revision: str | None  # as the config names it (None: the default branch)
     commit: str
     found_as: str  # the id the hub answered under: a renamed repository's new name
+    info: Any = field(default=None, compare=False, repr=False)  # the hub's answer (online)
 
     @property
     def renamed(self) -> bool:
@@ -139,7 +141,7 @@ def resolve(
         problem = hub_problem(error, repo_id, revision, kind, context)
         raise InputError(problem or f"{what(repo_id, revision, kind, context)}: {error}") from error
     remember_ref(repo_id, revision, info.sha, kind)
-    return Resolved(repo_id, kind, revision, info.sha, info.id or repo_id)
+    return Resolved(repo_id, kind, revision, info.sha, getattr(info, "id", None) or repo_id, info)
 
 
 def hub_problem(
