@@ -188,3 +188,32 @@ def test_offline_without_a_cache_names_every_source(hub, tmp_path):
     lines = result.stderr.splitlines()[:-1]
     assert len(lines) == 1 + 2 + 1 + 2  # instruct, community, classifier, RTP and CEB
     assert all("not in the local cache" in line for line in lines)
+
+
+def test_the_workflow_step_raises_every_problem_or_writes_what_it_found(hub, tmp_path):
+    """require_ready, what the workflow's first step calls: a ConfigError with one line per
+    gated repository without the token; with it, the JSON of the sources (no token in it)."""
+    code = f"""
+        from finetox.config import load_study_file
+        from finetox.hub.preflight import require_ready
+        require_ready(load_study_file({str(CONFIG)!r}), {str(tmp_path / "preflight.json")!r})
+        result = "ready"
+    """
+    worker = HubPython(hub_env(hub.url, tmp_path / "home"), tmp_path / "no-token")
+    try:
+        refused = worker.error(code)
+    finally:
+        worker.close()
+    assert refused["error"] == "ConfigError"
+    lines = refused["message"].splitlines()
+    assert len(lines) == len(GATED) and all(": gated; set HF_TOKEN" in line for line in lines)
+    assert not (tmp_path / "preflight.json").exists()
+    worker = HubPython(hub_env(hub.url, tmp_path / "home", HF_TOKEN=TOKEN), tmp_path / "token")
+    try:
+        assert worker.value(code) == "ready"
+    finally:
+        worker.close()
+    written = (tmp_path / "preflight.json").read_text()
+    assert TOKEN not in written
+    sources = json.loads(written)["sources"]
+    assert len(sources) == 26 and all(len(s["commit"]) == 40 for s in sources)

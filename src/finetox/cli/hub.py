@@ -106,7 +106,7 @@ def _preflight(parser: argparse.ArgumentParser) -> None:
                 print(f"finetox preflight: {problem}", file=sys.stderr)
             print(
                 f"finetox preflight: {len(found)} problem(s) in {len(sources)} repositories of "
-                f"{args.config}; nothing was downloaded",
+                f"{args.config}",
                 file=sys.stderr,
             )
             return 2

@@ -215,7 +215,7 @@ def check_offline(source: Source) -> None:
     if commit is None:
         source.problem = (
             f"{named}: not in the local cache ({hub.cache_folder(source.id, source.kind)}); "
-            "run finetox preflight online and the study once, or fetch it"
+            "run the study (or its download) once online to fill the cache"
         )
         return
     source.commit, source.found_as = commit, source.id
@@ -315,15 +315,23 @@ def problems(sources: list[Source]) -> list[str]:
     return [source.problem for source in sources if source.problem]
 
 
-def require_ready(study) -> list[Source]:
+def require_ready(study, out: str | Path | None = None) -> list[Source]:
     """The workflow's first step: preflight of a loaded Study (online, or against the cache
-    when HF_HUB_OFFLINE is set); every problem at once as a ConfigError, one line each."""
+    when HF_HUB_OFFLINE is set); every problem at once as a ConfigError, one line each. With
+    `out`, what was found is written there as JSON (only when there is no problem), for the
+    rule's output and the report."""
     from finetox.errors import ConfigError
 
     sources = preflight(study, offline=hub.offline())
     found = problems(sources)
     if found:
         raise ConfigError(found)
+    if out is not None:
+        rows = [{"kind": s.kind, "id": s.id, "revision": s.revision, "commit": s.commit,
+                 "found_as": s.found_as, "gated": s.gated, "used_by": s.used_by,
+                 "files": s.files, "cached": sorted(s.cached)} for s in sources]  # fmt: skip
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps({"offline": hub.offline(), "sources": rows}, indent=1))
     return sources
 
 
@@ -332,7 +340,10 @@ def require_ready(study) -> list[Source]:
 
 
 def gib(size: int) -> str:
-    return f"{size / 2**30:.2f} GiB" if size >= 2**27 else f"{size / 2**20:.1f} MiB"
+    """A size for people: GiB from 128 MiB, MiB from 1 MiB, else KiB."""
+    if size >= 2**27:
+        return f"{size / 2**30:.2f} GiB"
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.1f} KiB"
 
 
 def table(sources: list[Source]) -> str:
