@@ -286,16 +286,23 @@ def fake_hub(adapter, monkeypatch):
 
     monkeypatch.setattr(huggingface_hub.HfApi, "model_info", model_info)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", hf_hub_download)
+    # resolving writes the revision's commit to the cache's refs/: a cache of the test's own
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(adapter[0].parent / "hub"))
     monkeypatch.setenv("HF_TOKEN", "hf_secret")
     return calls
 
 
 def test_a_hub_repository_is_listed_at_its_revision_and_pinned_to_the_commit(fake_hub):
+    import huggingface_hub
+
     layout = detect_layout(HUB_ID, "main")
     assert fake_hub == [
         ("model_info", HUB_ID, "main", "hf_secret"),
         ("download", HUB_ID, "adapter_config.json", COMMIT, "hf_secret"),
     ]
+    # the cache remembers what main resolved to, for a run offline
+    ref = Path(huggingface_hub.constants.HF_HUB_CACHE) / f"models--{HUB_ID.replace('/', '--')}"
+    assert (ref / "refs" / "main").read_text() == COMMIT
     assert (layout.kind, layout.commit, layout.tokenizer_from) == ("adapter", COMMIT, "published")
     assert layout.model == ("unsloth/gemma-2b-it-bnb-4bit", "v1")
     assert layout.adapter == layout.tokenizer == (HUB_ID, COMMIT)
@@ -334,29 +341,36 @@ def test_a_hub_repository_that_cannot_be_listed_is_named(monkeypatch):
     with pytest.raises(InputError) as caught:
         detect_layout("mlkro/no-such-model", "v2")
     assert str(caught.value) == (
-        "model 'mlkro/no-such-model' at revision 'v2': cannot list its files on the hub: "
-        "cannot reach huggingface.co"
+        "model 'mlkro/no-such-model' at revision 'v2': the hub at https://huggingface.co cannot "
+        "be reached (ConnectionError); check the network, or set HF_HUB_OFFLINE=1 to load from "
+        "the local cache"
     )
 
 
 def test_offline_the_cached_snapshot_is_listed(adapter, tmp_path, monkeypatch):
+    """Offline, the commit comes from the cache's refs/main (which resolving wrote online) and
+    the files from that commit's snapshot; nothing asks the hub."""
     import huggingface_hub
 
-    snapshot = copy_of(adapter[0], tmp_path / "snapshots" / COMMIT)
-    asked = {}
+    cache = tmp_path / "hub" / f"models--{HUB_ID.replace('/', '--')}"
+    snapshot = copy_of(adapter[0], cache / "snapshots" / COMMIT)
+    (cache / "refs").mkdir()
+    (cache / "refs" / "main").write_text(COMMIT)
 
-    def snapshot_download(repo_id, *, revision=None, local_files_only=False, **kwargs):
-        asked.update(repo_id=repo_id, revision=revision, local_files_only=local_files_only)
-        return str(snapshot)
+    def no_hub(*args, **kwargs):
+        raise AssertionError("asked the hub while offline")
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", no_hub)
     monkeypatch.setattr(
         huggingface_hub, "hf_hub_download", lambda repo, name, **kw: str(snapshot / name)
     )
     layout = detect_layout(HUB_ID)
-    assert asked == {"repo_id": HUB_ID, "revision": None, "local_files_only": True}
     assert (layout.kind, layout.commit, layout.revision) == ("adapter", COMMIT, COMMIT)
+    (cache / "refs" / "main").unlink()
+    with pytest.raises(InputError, match="not in the local cache .* HF_HUB_OFFLINE is set"):
+        detect_layout(HUB_ID)
 
 
 def test_the_layout_joins_the_parts_fingerprint_of_published_models_only(adapter):

@@ -247,29 +247,43 @@ def test_empty_response_is_named(tmp_path):
         load_dolly({"path": str(path)})
 
 
-def test_hub_data_goes_through_datasets(monkeypatch):
+def test_hub_data_goes_through_datasets_at_the_resolved_commit(monkeypatch, tmp_path):
+    """The revision is resolved to its commit first; datasets loads that commit, which the
+    source record keeps."""
+    from types import SimpleNamespace
+
     import datasets
+    import huggingface_hub
 
     calls = {}
+    commit = "c" * 40
     rows = [{"instruction": "a", "context": "", "response": "b", "category": "open_qa"}] * 3
 
     def fake_load_dataset(name, **kwargs):
         calls.update(name=name, **kwargs)
         return datasets.Dataset.from_list(rows)
 
+    def dataset_info(self, repo_id, *, revision=None, token=None, **kwargs):
+        calls["resolved"] = (repo_id, revision, token)
+        return SimpleNamespace(id=repo_id, sha=commit)
+
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    monkeypatch.setattr(huggingface_hub.HfApi, "dataset_info", dataset_info)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setenv("HF_TOKEN", "secret")
     data = load_dolly(
         {"hub": "databricks/databricks-dolly-15k", "revision": "abc", "split": "train"}, 2
     )
     assert calls == {
+        "resolved": ("databricks/databricks-dolly-15k", "abc", "secret"),
         "name": "databricks/databricks-dolly-15k",
         "split": "train",
-        "revision": "abc",
+        "revision": commit,
         "token": "secret",
     }
     assert (data.available, len(data.records)) == (3, 2)
     assert data.source["hub"] == "databricks/databricks-dolly-15k"
+    assert (data.source["revision"], data.source["commit"]) == ("abc", commit)
     assert "secret" not in json.dumps(data.source)
 
 

@@ -75,12 +75,22 @@ def estimate_study(suite: Suite) -> None:
     from finetox.config import load_study_file
 
     study = load_study_file(STUDY_CONFIG)
-    result, entry = suite.result, suite.result["estimate"]
+    entry = suite.result["estimate"]
     entry["basis"] = (
         "toy sizes on a CPU: the arithmetic only, not an estimate of the study"
         if suite.smoke
         else "the rates measured above; model downloads from the hub not counted"
     )
+    estimate, skipped = study_estimate(study, suite.result)
+    for key, reason in skipped.items():
+        suite.skip(entry, key, where="estimate", reason=reason)
+    entry.update(estimate)
+
+
+def study_estimate(study, result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The GPU hours of `study` at the rates of a suite's result (its generation, tuning and
+    scoring sections, as gpu_suite.json holds them): (the estimate, {key: why it is missing}).
+    `finetox preflight --rates gpu_suite.json` applies it to any config."""
     models = result["generation"]["models"]
     measured = {
         SHAPES[name].params_b: models[name]
@@ -88,9 +98,9 @@ def estimate_study(suite: Suite) -> None:
         if "wall_s_for_2400_prompts" in models.get(name, {})
     }
     if not measured:
-        suite.skip(entry, "gpu_hours", where="estimate", reason="no generation was measured")
-        return
+        return {}, {"gpu_hours": "no generation was measured"}
     tuning, scoring = result["tuning"], result["scoring"]
+    skipped = {}
     rows = generation_rows(study, measured, tuning)
     generation_s = sum(r["generate_s"] + r["load_s"] for r in rows)
     steps = math.ceil(DOLLY_RECORDS / PAPER_SEQUENCES_PER_STEP)
@@ -98,24 +108,23 @@ def estimate_study(suite: Suite) -> None:
     if tuning.get("steps_per_s") and tuning.get("model"):
         tune_s = tuning_seconds(study, tuning, steps)
     else:
-        suite.skip(entry, "tuning_h", where="estimate", reason="the tuning was not measured")
+        skipped["tuning_h"] = "the tuning was not measured"
     if scoring.get("texts_per_s"):
         score_s = scoring_seconds(study, scoring)
     else:
-        suite.skip(entry, "scoring_h", where="estimate", reason="the scoring was not measured")
-    entry.update(
-        {
-            "models": len(study.models),
-            "tune_runs": len(study.tuned_sources()),
-            "tune_steps_per_run": steps,
-            "generation_h": generation_s / 3600,
-            "tuning_h": tune_s / 3600,
-            "scoring_h": score_s / 3600,
-            "gpu_hours": (generation_s + tune_s + score_s) / 3600,
-            "per_model": rows,
-            "method": METHOD,
-        }
-    )
+        skipped["scoring_h"] = "the scoring was not measured"
+    estimate = {
+        "models": len(study.models),
+        "tune_runs": len(study.tuned_sources()),
+        "tune_steps_per_run": steps,
+        "generation_h": generation_s / 3600,
+        "tuning_h": tune_s / 3600,
+        "scoring_h": score_s / 3600,
+        "gpu_hours": (generation_s + tune_s + score_s) / 3600,
+        "per_model": rows,
+        "method": METHOD,
+    }
+    return estimate, skipped
 
 
 def judge_targets(suite: Suite) -> None:

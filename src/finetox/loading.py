@@ -63,7 +63,45 @@ def versions() -> dict[str, str]:
 
 def hub_token() -> str | None:
     """The hub token from the environment, if any (never logged)."""
-    return os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN") or None
+    from finetox.hub.resolve import hub_token as token
+
+    return token()
+
+
+def pin(
+    source: str | os.PathLike, revision: str | None = None, *, kind: str = "model", slug=None
+) -> tuple[str | None, str | None]:
+    """(revision to load with, commit) of a source: a hub id's revision resolved to its commit
+    (offline: the cached one), so the load is pinned to what is recorded; a local folder
+    passes as it is, with no commit. Raises InputError naming the source (and `slug`)."""
+    if Path(source).exists():
+        return revision, None
+    from finetox.hub.resolve import resolve
+
+    commit = resolve(str(source), revision, kind=kind, context=_context(slug)).commit
+    return commit, commit
+
+
+def _context(slug: str | None) -> str | None:
+    return f"slug {slug}" if slug else None
+
+
+@contextlib.contextmanager
+def hub_errors(source: str | os.PathLike, revision: str | None = None, *, slug=None):
+    """A hub or network error of a load (transformers wraps them in a long OSError) as one
+    InputError line naming the source and what to do; other errors pass unchanged."""
+    from finetox.hub.resolve import hub_problem
+    from finetox.io import InputError
+
+    try:
+        yield
+    except (OSError, ValueError) as error:
+        if isinstance(error, InputError) or Path(source).exists():
+            raise
+        problem = hub_problem(error, str(source), revision, context=_context(slug))
+        if problem is None:
+            raise
+        raise InputError(problem) from error
 
 
 def hub_kwargs(revision: str | None = None, trust_remote_code: bool = False) -> dict[str, Any]:
@@ -104,8 +142,9 @@ def folder_sha256(folder: str | os.PathLike) -> str:
 
 def resolved_commit(source: str | os.PathLike, model: Any = None) -> str | None:
     """What a model or classifier was loaded from, exactly: for a local folder `sha256:` and its
-    content hash (folder_sha256); for a hub id the commit from_pretrained resolved its revision
-    to (the loaded config's _commit_hash), or None where the loaded model does not say."""
+    content hash (folder_sha256); for a hub id the commit it was loaded at, which finetox's
+    loaders keep on the config as _commit_hash (transformers 5 no longer does; it is left out
+    when a config is saved), or None where the model was loaded otherwise."""
     if Path(source).is_dir():
         return "sha256:" + folder_sha256(source)
     config = getattr(model, "config", None)
@@ -200,12 +239,16 @@ def load_tokenizer(
     revision: str | None = None,
     trust_remote_code: bool = False,
     padding_side: str = "left",
+    slug: str | None = None,
 ):
-    """A tokenizer with a pad token (eos when the model has none, as the paper's loop)."""
+    """A tokenizer with a pad token (eos when the model has none, as the paper's loop); a hub
+    id loads at the commit its revision resolves to. `slug` names the model in errors."""
     from transformers import AutoTokenizer
 
     check_model_folder(source, weights=False)
-    tokenizer = AutoTokenizer.from_pretrained(source, **hub_kwargs(revision, trust_remote_code))
+    load_at, _ = pin(source, revision, slug=slug)
+    with hub_errors(source, revision, slug=slug):
+        tokenizer = AutoTokenizer.from_pretrained(source, **hub_kwargs(load_at, trust_remote_code))
     tokenizer.padding_side = padding_side
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -229,17 +272,20 @@ def load_causal_lm(
     adapter: str | os.PathLike | None = None,
     adapter_revision: str | None = None,
     on: torch.device | None = None,
+    slug: str | None = None,
 ):
     """A causal LM ready for inference: on `on` (default: CUDA if present), eval mode,
     with the LoRA adapter (a folder, or a hub id at `adapter_revision`) applied, not merged.
     A model whose config carries its own quantization (Unsloth's bnb-4bit repos) is placed by
-    transformers, on the GPU when there is one."""
+    transformers, on the GPU when there is one. A hub id loads at the commit its revision
+    resolves to, kept for resolved_commit; `slug` names the model in errors."""
     from transformers import AutoModelForCausalLM
 
     check_model_folder(source, tokenizer=False)
     on = on or device()
     torch_dtype = resolve_dtype(dtype, on)
-    kwargs = hub_kwargs(revision, trust_remote_code)
+    load_at, commit = pin(source, revision, slug=slug)
+    kwargs = hub_kwargs(load_at, trust_remote_code)
     quantized = wants_4bit(load_in_4bit, adapter)
     if quantized:
         kwargs["quantization_config"] = four_bit_config(torch_dtype)
@@ -251,7 +297,10 @@ def load_causal_lm(
         ", 4-bit NF4" if quantized else "",
         f", adapter {adapter}" if adapter else "",
     )
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, **kwargs)
+    with hub_errors(source, revision, slug=slug):
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, **kwargs)
+    if commit:
+        model.config._commit_hash = commit
     if getattr(model, "is_quantized", False) and not quantized:
         log.info("%s is quantized by its own config (quantization_config)", source)
     elif not quantized:
@@ -259,8 +308,10 @@ def load_causal_lm(
     if adapter:
         from peft import PeftModel
 
-        adapter_kwargs = hub_kwargs(adapter_revision)
+        adapter_at, _ = pin(adapter, adapter_revision, slug=slug)
+        adapter_kwargs = hub_kwargs(adapter_at)
         del adapter_kwargs["trust_remote_code"]  # an adapter runs no code of its own
-        model = PeftModel.from_pretrained(model, str(adapter), **adapter_kwargs)
+        with hub_errors(adapter, adapter_revision, slug=slug):
+            model = PeftModel.from_pretrained(model, str(adapter), **adapter_kwargs)
     model.eval()
     return model

@@ -31,6 +31,10 @@ LIBRARY_LOG_NOTICES = {
     # max_length in the greedy config does not stop it: generate refills unset values from the
     # model's own generation config
     "transformers.generation.utils": r"Both `max_new_tokens` \(=\d+\) and `max_length`",
+    # huggingface_hub's HTTP client logs every request at INFO (a preflight makes about a
+    # hundred); its errors reach finetox as exceptions, which say what failed
+    "httpx2": r"HTTP Request: ",
+    "httpx": r"HTTP Request: ",
 }
 # Warnings, (category, message pattern, module pattern): the module is where the library's own
 # code issues the warning, so the same message from our code would still show.

@@ -112,14 +112,21 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _hub_commit(repo_id: str, revision: str | None) -> str | None:
-    try:
-        from huggingface_hub import HfApi
+def _hub_dataset(source: dict[str, Any], what: str):
+    """(commit, loader kwargs) for a data set on the hub: its revision resolved to the commit
+    that loads (offline: the cached one), so what is recorded is what was read."""
+    from finetox.hub.resolve import hub_token, resolve
 
-        return HfApi().dataset_info(repo_id, revision=revision).sha
-    except Exception as error:  # provenance only: a failure here must not stop the build
-        log.warning("could not resolve the commit of %s: %s", repo_id, error)
-        return None
+    commit = resolve(source["hub"], source.get("revision"), kind="dataset", context=what).commit
+    return commit, {"revision": commit, "token": hub_token()}
+
+
+def _hub_errors(source: dict[str, Any], what: str, error: Exception) -> Exception:
+    """A loader's hub or network error as one InputError line; others unchanged."""
+    from finetox.hub.resolve import hub_problem
+
+    problem = hub_problem(error, source["hub"], source.get("revision"), "dataset", what)
+    return InputError(problem) if problem else error
 
 
 def load_rtp(source: dict[str, Any]) -> SourceTable:
@@ -131,16 +138,22 @@ def load_rtp(source: dict[str, Any]) -> SourceTable:
     else:
         import datasets
 
-        log.info("downloading %s (revision %s)", source["hub"], source.get("revision"))
-        dataset = datasets.load_dataset(
-            source["hub"], split=source.get("split", "train"), revision=source.get("revision")
+        commit, kwargs = _hub_dataset(source, "prompts.rtp")
+        log.info(
+            "downloading %s (revision %s, commit %s)", source["hub"], source.get("revision"), commit
         )
+        try:
+            dataset = datasets.load_dataset(
+                source["hub"], split=source.get("split", "train"), **kwargs
+            )
+        except Exception as error:  # noqa: BLE001  (datasets raises its own and the hub's)
+            raise _hub_errors(source, "prompts.rtp", error) from error
         frame = rtp_frame(dataset.to_list(), source["hub"])
         info = {
             "kind": "hub",
             "id": source["hub"],
             "revision": source.get("revision"),
-            "commit": _hub_commit(source["hub"], source.get("revision")),
+            "commit": commit,
             "split": source.get("split", "train"),
             "fingerprint": getattr(dataset, "_fingerprint", None),
         }
@@ -186,17 +199,19 @@ def _ceb_file(source: dict[str, Any], subset: str) -> tuple[Path, dict[str, Any]
     from huggingface_hub import hf_hub_download
 
     filename = source["hub_file"].format(variant=source["variant"], subset=subset)
-    log.info("downloading %s/%s (revision %s)", source["hub"], filename, source.get("revision"))
-    path = Path(
-        hf_hub_download(
-            source["hub"], filename, repo_type="dataset", revision=source.get("revision")
-        )
-    )
+    commit, kwargs = _hub_dataset(source, "prompts.ceb")
+    log.info("downloading %s/%s (revision %s, commit %s)", source["hub"], filename,
+             source.get("revision"), commit)  # fmt: skip
+    try:
+        path = Path(hf_hub_download(source["hub"], filename, repo_type="dataset", **kwargs))
+    except Exception as error:  # noqa: BLE001  (the hub's errors and the network's)
+        raise _hub_errors(source, "prompts.ceb", error) from error
     return path, {
         "kind": "hub",
         "id": source["hub"],
         "file": filename,
         "revision": source.get("revision"),
+        "commit": commit,
         "sha256": file_sha256(path),
     }
 

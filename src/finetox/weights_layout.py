@@ -84,16 +84,19 @@ class _Listing:
 
 
 def detect_layout(
-    source: str, revision: str | None = None, declared: str = "detect"
+    source: str, revision: str | None = None, declared: str = "detect", slug: str | None = None
 ) -> WeightsLayout:
     """The layout of a published model (a local folder or a hub id), checked before it loads.
 
     Raises InputError naming the model when its files cannot be listed or read, hold neither
     an adapter nor full weights, hold both (and `declared` is detect), or lack what the declared
-    layout needs."""
+    layout needs (and `slug`, where given, in the hub's refusals)."""
     if declared not in LAYOUTS:
         raise InputError(f"model {source!r}: layout {declared!r}; use one of {', '.join(LAYOUTS)}")
-    listing = _folder_listing(source) if Path(source).is_dir() else _hub_listing(source, revision)
+    if Path(source).is_dir():
+        listing = _folder_listing(source)
+    else:
+        listing = _hub_listing(source, revision, slug)
     kind = _decide(listing, declared)
     base, base_revision = _adapter_base(listing) if kind == "adapter" else (None, None)
     has_tokenizer = _has_tokenizer(listing.files)
@@ -130,28 +133,28 @@ def _folder_listing(source: str) -> _Listing:
     return _Listing(files, repr(source), None, resolved_commit(source), read_json)
 
 
-def _hub_listing(source: str, revision: str | None) -> _Listing:
-    """The repository's files at the commit `revision` resolves to (offline: the cached one)."""
-    from huggingface_hub import HfApi, constants, hf_hub_download, snapshot_download
+def _hub_listing(source: str, revision: str | None, slug: str | None = None) -> _Listing:
+    """The repository's files at the commit `revision` resolves to (offline: the commit the
+    cache's refs name for it, listed from its cached snapshot)."""
+    from huggingface_hub import hf_hub_download
 
-    from finetox.loading import hub_token
+    from finetox.hub.resolve import cache_folder, hub_problem, hub_token, resolve
 
-    at = f" at revision {revision!r}" if revision else ""
     token = hub_token()
-    try:  # not found, gated, offline and not cached, no network: the message says which
-        if constants.HF_HUB_OFFLINE:
-            snapshot = snapshot_download(
-                source, revision=revision, token=token, local_files_only=True
-            )
-            files = frozenset(path.name for path in Path(snapshot).iterdir() if path.is_file())
-            commit = Path(snapshot).name  # the cache keeps each commit in a folder of its name
+    context = f"slug {slug}" if slug else None
+    resolved = resolve(source, revision, context=context)  # InputError, one line, naming it
+    commit = resolved.commit
+    try:
+        if resolved.info is None:  # offline: the cached snapshot of the commit
+            snapshot = cache_folder(source) / "snapshots" / commit
+            files = frozenset(path.name for path in snapshot.iterdir() if path.is_file())
         else:
-            info = HfApi().model_info(source, revision=revision, token=token)
-            files = frozenset(s.rfilename for s in info.siblings or () if "/" not in s.rfilename)
-            commit = info.sha
+            siblings = resolved.info.siblings or ()
+            files = frozenset(s.rfilename for s in siblings if "/" not in s.rfilename)
     except Exception as error:  # noqa: BLE001  (huggingface_hub and httpx errors alike)
+        problem = hub_problem(error, source, revision, context=context)
         raise InputError(
-            f"model {source!r}{at}: cannot list its files on the hub: {error}"
+            problem or f"model {source!r} (commit {commit}): cannot list its files: {error}"
         ) from error
 
     def read_json(name: str) -> Any:

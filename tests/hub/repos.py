@@ -17,7 +17,7 @@ What follows the real repositories and what is this stand-in's own choice:
   it as base_model, from which the hub derives the tag base_model:finetune:ID. The downloads and
   likes figures are the stand-in's own (for ordering tests), as are the extra listing-only
   repositories under the `standin-*` owners (a GGUF quantization, a merge, a LoRA adapter, a
-  gated fine-tune) that `finetox discover` must sort and filter.
+  gated fine-tune, two forks whose slugs collide) that `finetox discover` must sort and filter.
 - Published Dolly models (mlkro/...): their real layouts were not found; here the Llama-2,
   Llama-3.1 and Gemma ones are LoRA adapters on the Unsloth bnb-4bit repository their name
   points to (Llama-3.1's with its own tokenizer, the others without), Gemma-2's and Phi-3.5's are
@@ -465,8 +465,9 @@ def build_hub(root: Path, shared: Path | None) -> Path:
 
 def _listing_only(writer, work, toy, instruct_id, family_key, model_type) -> None:
     """Repositories that only the model listing meets (for `finetox discover`): for the
-    Llama-3.1 instruct model, a GGUF quantization, a merge, a LoRA adapter and a gated
-    fine-tune, each with its tag, under owners that are plainly the stand-in's."""
+    Llama-3.1 instruct model, a GGUF quantization, a merge, a LoRA adapter, a gated fine-tune
+    and two forks whose names give slugs already taken, each with its tag, under owners that
+    are plainly the stand-in's."""
     if family_key != "llama3.1-8b":
         return
     name = instruct_id.split("/")[1]
@@ -475,6 +476,9 @@ def _listing_only(writer, work, toy, instruct_id, family_key, model_type) -> Non
         ("standin-merge", f"{name}-merged-slerp", "merge", "transformers", 3000, False),
         ("standin-lora", f"{name}-lora-chat", "adapter", "peft", 1200, False),
         ("standin-gated", f"{name}-gated-ft", "finetune", "transformers", 8000, "auto"),
+        # names whose slugs collide: with a community model of config.yaml, with standin-lora's
+        ("standin-fork", "Llama3.1-8B-Chinese-Chat", "finetune", "transformers", 600, False),
+        ("standin-fork", f"{name}-lora-chat", "adapter", "peft", 500, False),
     ]
     for owner, repo, relation, library, downloads, gated in entries:
         folder = work / "listing" / owner / repo

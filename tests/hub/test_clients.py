@@ -254,24 +254,11 @@ def test_a_second_load_offline_reads_the_cache_with_the_stand_in_stopped(offline
     assert offline[check] == online[check]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finetox.weights_layout._hub_listing offline calls snapshot_download(revision=None, "
-    "local_files_only=True), which needs refs/main in the cache; the online run pinned every "
-    "download to the listed commit (and model_info writes no ref), so no refs/main exists and "
-    "the published model cannot be listed offline",
-)
 def test_finetox_lists_a_published_model_offline_from_the_cache(offline_runs):
     online, offline = offline_runs
     assert offline["finetox_published"] == online["finetox_published"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finetox.loading.resolved_commit reads config._commit_hash, which transformers 5 no "
-    "longer sets (it resolves the revision with HfApi.repo_info and keeps no commit on the "
-    "model): every hub model's commit comes out None",
-)
 def test_finetox_records_the_commit_a_hub_model_was_loaded_from(hub_python):
     result = hub_python.value(f"""
         import os, torch

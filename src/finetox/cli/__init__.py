@@ -8,15 +8,15 @@ import tempfile
 import traceback
 
 from finetox import __version__
-from finetox.cli import compare, models, progress, study  # noqa: F401  (each registers its commands)
+from finetox.cli import compare, hub, models, progress, study  # noqa: F401  (each registers its commands)
 from finetox.cli.registry import COMMANDS
 from finetox.io import UserError
 from finetox.logs import configure_console_logging
 
 # in the order a study runs
 ORDER = (
-    "check-config", "config-reference", "demo-data", "build-prompts", "tune", "generate", "score",
-    "compare", "card", "results", "progress",
+    "check-config", "config-reference", "preflight", "discover", "demo-data", "build-prompts",
+    "tune", "generate", "score", "compare", "card", "results", "progress",
 )  # fmt: skip
 EXIT_CODES = (
     "exit status: 0 done; 2 bad input (one line naming the culprit); 3 internal error (one line "

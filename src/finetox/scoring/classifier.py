@@ -16,7 +16,9 @@ from finetox.loading import (
     check_model_folder,
     describe_source,
     device,
+    hub_errors,
     hub_kwargs,
+    pin,
     resolve_dtype,
     resolved_commit,
 )
@@ -180,7 +182,8 @@ def load_classifier(
     config, indices = checked_config(spec)
     on = on or device()
     torch_dtype = resolve_dtype(dtype, on, gpu_auto="float16")
-    kwargs = hub_kwargs(spec.revision)
+    load_at, commit = pin(spec.source, spec.revision, slug=spec.name)
+    kwargs = hub_kwargs(load_at)
     log.info(
         "loading classifier %s (%s): %s as %s",
         spec.name,
@@ -189,14 +192,17 @@ def load_classifier(
         str(torch_dtype).removeprefix("torch."),
     )
     try:
-        tokenizer = AutoTokenizer.from_pretrained(spec.source, **kwargs)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            spec.source, dtype=torch_dtype, **kwargs
-        )
+        with hub_errors(spec.source, spec.revision, slug=spec.name):
+            tokenizer = AutoTokenizer.from_pretrained(spec.source, **kwargs)
+            model = AutoModelForSequenceClassification.from_pretrained(
+                spec.source, dtype=torch_dtype, **kwargs
+            )
     except OSError as error:
         raise ClassifierError(
             f"classifier {spec.name}: cannot load {spec.source}: {error}"
         ) from error
+    if commit:
+        model.config._commit_hash = commit  # what resolved_commit records
     tokenizer.padding_side = "right"  # models with absolute positions need the text first
     model.to(on).eval()
     every = tuple(sorted(int(index) for index in config.id2label))

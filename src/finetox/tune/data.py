@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from finetox.io import InputError, file_sha256, frame_sha256, read_table
-from finetox.loading import describe_source, hub_kwargs
+from finetox.loading import describe_source
 
 log = logging.getLogger("finetox.tune")
 
@@ -31,11 +31,12 @@ def load_dolly(data: dict[str, Any], max_records: int | None = None) -> DollyDat
         frame = _check_dolly_frame(_read_file(path), str(path))
         source = {"path": str(path), "file_sha256": file_sha256(path)}
     else:
-        frame = _check_dolly_frame(
-            _load_hub_dataset(data["hub"], data.get("revision"), data.get("split", "train")),
-            data["hub"],
+        loaded, commit = _load_hub_dataset(
+            data["hub"], data.get("revision"), data.get("split", "train")
         )
-        source = {"hub": data["hub"], "revision": data.get("revision"), "split": data["split"]}
+        frame = _check_dolly_frame(loaded, data["hub"])
+        source = {"hub": data["hub"], "revision": data.get("revision"), "commit": commit,
+                  "split": data["split"]}  # fmt: skip
     available = len(frame)
     if max_records is not None:
         frame = frame.iloc[:max_records].reset_index(drop=True)
@@ -49,17 +50,22 @@ def _read_file(path: Path) -> pd.DataFrame:
     return read_table(path)
 
 
-def _load_hub_dataset(hub: str, revision: str | None, split: str) -> pd.DataFrame:
+def _load_hub_dataset(hub: str, revision: str | None, split: str) -> tuple[pd.DataFrame, str]:
+    """The split at the commit `revision` resolves to (offline: the cached one); (frame, commit)."""
     import datasets
 
-    kwargs = hub_kwargs(revision)
-    kwargs.pop("trust_remote_code", None)
-    log.info("loading Dolly data %s, split %s", describe_source(hub, revision), split)
+    from finetox.hub.resolve import hub_problem, hub_token, resolve
+
+    commit = resolve(hub, revision, kind="dataset", context="tune.data").commit
+    log.info(
+        "loading Dolly data %s, commit %s, split %s", describe_source(hub, revision), commit, split
+    )
     try:
-        dataset = datasets.load_dataset(hub, split=split, **kwargs)
+        dataset = datasets.load_dataset(hub, split=split, revision=commit, token=hub_token())
     except Exception as error:  # network, missing split, gated repository: name the source
-        raise InputError(f"{hub} (split {split}): cannot be loaded: {error}") from error
-    return dataset.to_pandas()
+        problem = hub_problem(error, hub, revision, "dataset", "tune.data")
+        raise InputError(problem or f"{hub} (split {split}): cannot be loaded: {error}") from error
+    return dataset.to_pandas(), commit
 
 
 def _check_dolly_frame(frame: pd.DataFrame, where: str) -> pd.DataFrame:
