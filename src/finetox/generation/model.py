@@ -58,7 +58,7 @@ def check_settings(settings: dict[str, Any], adapter) -> WeightsLayout | None:
             raise UserError(
                 f"model {source!r}: a published model (layout {layout}) takes no adapter"
             )
-        return detect_layout(source, settings.get("revision"), layout)
+        return detect_layout(source, settings.get("revision"), layout, settings.get("name"))
     check_model_folder(source)
     if adapter is not None:
         if not Path(adapter).is_dir():
@@ -100,6 +100,7 @@ def load_generation_tokenizer(settings: dict[str, Any], layout: WeightsLayout | 
             revision=revision,
             trust_remote_code=settings.get("trust_remote_code", False),
             padding_side="left",
+            slug=settings.get("name"),
         )
 
 
@@ -130,6 +131,7 @@ def load_weights(settings: dict[str, Any], adapter=None, layout: WeightsLayout |
             load_in_4bit=settings.get("load_in_4bit", False),
             adapter=adapter_source,
             adapter_revision=adapter_revision,
+            slug=settings.get("name"),
         )
 
 
