@@ -97,8 +97,12 @@ def find_model_entry(config: dict, slug: str) -> dict:
 
 
 def run_env(endpoint: str, home: Path, root: Path, **extra: str) -> dict[str, str]:
-    """A Snakemake run's environment: the stand-in's (hub_env), finetox from the copy."""
-    return hub_env(endpoint, home, PYTHONPATH=str(root / "src"), **extra)
+    """A Snakemake run's environment: the stand-in's (hub_env), finetox from the copy, and
+    HF_TOKEN sent implicitly as a user's environment sends it (peft's save_pretrained looks up
+    the base model's config.json without passing a token)."""
+    env = hub_env(endpoint, home, PYTHONPATH=str(root / "src"), **extra)
+    del env["HF_HUB_DISABLE_IMPLICIT_TOKEN"]
+    return env
 
 
 def run(root: Path, configfile: str, *args: str, env: dict[str, str], timeout: float = 3600):
