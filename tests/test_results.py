@@ -988,10 +988,13 @@ def test_appendix_a_takes_each_models_commit_from_its_score_file(tmp_path):
     """The commit a generations file recorded travels in its score file's metadata (under
     generation.model.commit) into Appendix A; a file without it leaves the cell blank."""
     from finetox.io import write_parquet
-    from finetox.results.write import model_commits
+    from finetox.results.write import model_records
 
     frame = pd.DataFrame({"prompt_id": ["p0"], "score": [0.1]})
     recorded, foreign = tmp_path / "a.parquet", tmp_path / "b.parquet"
-    write_parquet(frame, recorded, {"generation": {"model": {"commit": "sha256:ab12"}}})
+    record = {"commit": "sha256:ab12", "found_as": "NewOrg/model"}
+    write_parquet(frame, recorded, {"generation": {"model": record}})
     frame.to_parquet(foreign)
-    assert model_commits({"a": recorded, "b": foreign}) == {"a": "sha256:ab12", "b": None}
+    files = {"a": recorded, "b": foreign}
+    assert model_records(files, "commit") == {"a": "sha256:ab12", "b": None}
+    assert model_records(files, "found_as") == {"a": "NewOrg/model", "b": None}

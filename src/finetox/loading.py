@@ -74,12 +74,20 @@ def pin(
     """(revision to load with, commit) of a source: a hub id's revision resolved to its commit
     (offline: the cached one), so the load is pinned to what is recorded; a local folder
     passes as it is, with no commit. Raises InputError naming the source (and `slug`)."""
+    return pin_found(source, revision, kind=kind, slug=slug)[:2]
+
+
+def pin_found(
+    source: str | os.PathLike, revision: str | None = None, *, kind: str = "model", slug=None
+) -> tuple[str | None, str | None, str | None]:
+    """As `pin`, and the id the hub answered under when it differs from `source` (a renamed
+    repository's new name; None otherwise, and always offline, where the cache cannot say)."""
     if Path(source).exists():
-        return revision, None
+        return revision, None, None
     from finetox.hub.resolve import resolve
 
-    commit = resolve(str(source), revision, kind=kind, context=_context(slug)).commit
-    return commit, commit
+    resolved = resolve(str(source), revision, kind=kind, context=_context(slug))
+    return resolved.commit, resolved.commit, resolved.found_as if resolved.renamed else None
 
 
 def _context(slug: str | None) -> str | None:
@@ -149,6 +157,12 @@ def resolved_commit(source: str | os.PathLike, model: Any = None) -> str | None:
         return "sha256:" + folder_sha256(source)
     config = getattr(model, "config", None)
     return getattr(config, "_commit_hash", None)
+
+
+def found_as(model: Any) -> str | None:
+    """The new name a renamed hub repository was found under (load_causal_lm keeps it on the
+    config), or None."""
+    return getattr(getattr(model, "config", None), "_found_as", None)
 
 
 def describe_source(source: str, revision: str | None = None) -> str:
@@ -284,7 +298,7 @@ def load_causal_lm(
     check_model_folder(source, tokenizer=False)
     on = on or device()
     torch_dtype = resolve_dtype(dtype, on)
-    load_at, commit = pin(source, revision, slug=slug)
+    load_at, commit, found_as = pin_found(source, revision, slug=slug)
     kwargs = hub_kwargs(load_at, trust_remote_code)
     quantized = wants_4bit(load_in_4bit, adapter)
     if quantized:
@@ -301,6 +315,9 @@ def load_causal_lm(
         model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, **kwargs)
     if commit:
         model.config._commit_hash = commit
+    if found_as:
+        log.info("%s was found under its new name %s (the hub redirected)", source, found_as)
+        model.config._found_as = found_as
     if getattr(model, "is_quantized", False) and not quantized:
         log.info("%s is quantized by its own config (quantization_config)", source)
     elif not quantized:

@@ -160,12 +160,6 @@ def test_appendix_a_lists_every_model_of_the_study(paper_run):
     assert set(appendix["Hub id or path"]) == set(ids["model"] + ids["published"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finetox.loading.resolved_commit reads config._commit_hash, which transformers 5 no "
-    "longer sets: every hub model's commit comes out None and Appendix A's commit column is "
-    "blank (issue 23, fix 1 of the preflight branch)",
-)
 def test_appendix_a_lists_the_commit_the_stand_in_served(paper_run, hub_root):
     served = _served_commits(hub_root)
     appendix = _appendix(paper_run)
@@ -185,12 +179,6 @@ def test_a_renamed_repo_is_followed(paper_run, hub):
     assert f"/{new}" in asked  # the redirect was followed to the new name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Appendix A has no column for the name a repository was found under: the generation "
-    "record keeps only the configured id (finetox.generation.run.run_record), and "
-    "finetox.results.tables.models_table prints the config's id",
-)
 def test_appendix_a_says_under_which_name_a_renamed_repo_was_found(paper_run):
     old = find_model_entry(paper_config(), RENAMED_SLUG)["id"]
     appendix = _appendix(paper_run)
@@ -296,12 +284,6 @@ def _gated_ids(config: dict) -> list[str]:
     return sorted({i for i in ids["model"] + ids["classifier"] if i.split("/")[0] in GATED_OWNERS})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no preflight before the first job: the workflow has no onstart hook calling "
-    "finetox.hub.preflight.require_ready (of the i23-preflight branch), so without a token jobs "
-    "start and the first gated load fails with transformers' own error, one repository at a time",
-)
 def test_without_a_token_the_run_stops_before_its_first_job_naming_each_gated_repo(
     error_checkout, hub
 ):
@@ -319,13 +301,6 @@ def _changed(slug: str, **entry: str) -> dict:
     return config
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no preflight before the first job (an onstart hook calling "
-    "finetox.hub.preflight.require_ready, of the i23-preflight branch), and the generate job's "
-    "hub error is the library's own (RepositoryNotFoundError, RevisionNotFoundError): no line "
-    "names the model's slug with its id and revision",
-)
 @pytest.mark.parametrize(
     ("slug", "change", "revision"),
     [

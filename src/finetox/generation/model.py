@@ -15,6 +15,7 @@ from finetox.io import InputError, UserError
 from finetox.loading import (
     check_model_folder,
     folder_sha256,
+    found_as,
     hub_kwargs,
     resolved_commit,
 )
@@ -155,6 +156,8 @@ def run_record(
         "commit": layout.commit if layout else resolved_commit(settings["source"], lm),
         "adapter_commit": "sha256:" + folder_sha256(adapter) if adapter else None,
     }
+    if layout is None and found_as(lm):
+        record["found_as"] = found_as(lm)
     if layout is not None:
         base_commit = resolved_commit(layout.base, lm) if layout.kind == "adapter" else None
         in_4bit = bool(getattr(lm, "is_loaded_in_4bit", False))

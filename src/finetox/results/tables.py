@@ -179,11 +179,13 @@ def models_table(
     layout: Mapping[str, Any],
     percents: Mapping[str, pd.DataFrame],
     commits: Mapping[str, str | None] | None = None,
+    found_as: Mapping[str, str | None] | None = None,
 ) -> pd.DataFrame:
     """Appendix A: every evaluated model with its family, role, source, revision, the commit or
     content hash its generations were made with (`commits`, from the score files' metadata;
-    blank where a file does not say) and total % toxic."""
-    commits = commits or {}
+    blank where a file does not say) and total % toxic; where a hub repository was found under
+    a new name (`found_as`: renamed since the config was written), a column with that name."""
+    commits, found_as = commits or {}, found_as or {}
     rows = []
     for name in _ordered_models(layout):
         spec = layout["models"][name]
@@ -195,6 +197,8 @@ def models_table(
             "Revision": spec["revision"] or "",
             "Commit or content hash": commits.get(name) or "",
         }
+        if any(found_as.values()):
+            row["Found on the hub as"] = found_as.get(name) or ""
         if len(layout["formats"]) > 1:
             row["Prompt format"] = spec["prompt_format"]
         row["Total"] = float(percents[name].at[TOTAL, "pct"])

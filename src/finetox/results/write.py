@@ -74,20 +74,24 @@ def _write_comparison_tables(
     return written
 
 
-def model_commits(score_files: Mapping[str, str | os.PathLike]) -> dict[str, str | None]:
-    """model -> the commit or content hash its generations file recorded, as its score file
-    carries it (None for files from elsewhere or before the record existed)."""
+def model_records(score_files: Mapping[str, str | os.PathLike], key: str) -> dict[str, Any]:
+    """model -> `key` of the model record its generations file wrote ("commit": the commit or
+    content hash; "found_as": a renamed repository's new name), as its score file carries it
+    (None for files from elsewhere, before the record existed, or without that key)."""
     found = {}
     for model, path in score_files.items():
         generation = scores_metadata(path).get("generation") or {}
-        found[model] = (generation.get("model") or {}).get("commit")
+        found[model] = (generation.get("model") or {}).get(key)
     return found
 
 
 def _write_appendices(layout: Mapping[str, Any], inputs: Inputs, out_dir: Path) -> list[Path]:
     """Appendix A (the models) and B (total % toxic by classifier)."""
     appendices = layout["appendices"]
-    models = models_table(layout, inputs.percents, model_commits(inputs.score_files))
+    files = inputs.score_files
+    models = models_table(
+        layout, inputs.percents, model_records(files, "commit"), model_records(files, "found_as")
+    )
     written = write_table_files(
         models, percents_display(models, ["Total"]), out_dir / appendices["models"],
         captions.MODELS_CAPTION, captions.rates_note(layout, inputs.percents),
