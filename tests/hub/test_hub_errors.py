@@ -92,7 +92,7 @@ def test_a_token_not_granted_says_to_accept_the_license(hub, tmp_path):
 def test_a_removed_repo_or_bad_revision_of_a_model_names_the_slug(hub_python):
     removed = _one_line(
         hub_python.error("""
-        from finetox.generation.run import load_model
+        from finetox.generation.model import load_model
         load_model({"source": "mlkro/no-such-model", "name": "gone", "dtype": "float32"})
     """)
     )
