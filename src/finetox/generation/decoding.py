@@ -25,9 +25,10 @@ log = logging.getLogger("finetox.generation")
 
 PROMPT_FORMATS = ("raw", "chat_template")
 # When a continuation ends: tokenizer_eos stops only at the tokenizer's eos_token_id, as the
-# authors' generate(..., eos_token_id=tokenizer.eos_token_id) did (instruct models run on past
-# their end-of-turn tokens); generation_config stops at every eos id the model's
-# generation_config lists (Gemma-2-IT's <end_of_turn>, Llama-3.1-Instruct's <|eot_id|>).
+# authors' generate(..., eos_token_id=tokenizer.eos_token_id) did (an instruct model runs on past
+# its end-of-turn token unless its tokenizer's eos is that token, as Llama-3.1-Instruct's
+# <|eot_id|> is); generation_config stops at every eos id the model's generation_config lists
+# (Gemma-2-IT's <end_of_turn>, Llama-3.1-Instruct's <|eot_id|>).
 STOP_RULES = ("tokenizer_eos", "generation_config")
 
 
