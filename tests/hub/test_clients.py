@@ -297,3 +297,22 @@ def test_finetox_loads_a_published_adapter_and_the_classifier_from_the_hub(hub_p
         "<eos>",
     ]
     assert result[4][0] > 0.5 > result[4][1]  # the demo classifier finds the lexicon
+
+
+def test_finetox_records_the_new_name_of_a_renamed_repo(hub_python, tmp_path):
+    """generate follows the rename and its generations file names the repository's new name,
+    which Appendix A then shows beside the configured id."""
+    result = hub_python.value(f"""
+        import pandas as pd
+        from finetox.generation import generate_file
+        from finetox.io import parquet_metadata
+
+        prompts = pd.DataFrame({{"prompt_id": ["p0", "p1"], "subset": ["random"] * 2,
+                                "text": ["The river", "A kind friend"]}})
+        prompts.to_parquet("{tmp_path}/prompts.parquet")
+        generate_file("MoxoffSpA/Moxoff-Phi3Mini-ORPO", "{tmp_path}/prompts.parquet",
+                      "{tmp_path}/gens.parquet", max_new_tokens=3, dtype="float32")
+        model = parquet_metadata("{tmp_path}/gens.parquet")["model"]
+        result = [model["source"], model["found_as"], len(model["commit"])]
+    """)
+    assert result == ["MoxoffSpA/Moxoff-Phi3Mini-ORPO", "MoxoffSrL/Moxoff-Phi3Mini-ORPO", 40]

@@ -61,6 +61,8 @@ def metadata(
     model["dtype"] = loaded.get("torch_dtype")
     model["commit"] = loaded.get("commit")
     model["layout"] = loaded.get("layout")  # published models: adapter or full, and the base
+    if loaded.get("found_as"):  # a renamed hub repository's new name (Appendix A shows it)
+        model["found_as"] = loaded["found_as"]
     return {
         "model": model,
         "adapter": str(adapter) if adapter else None,
