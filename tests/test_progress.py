@@ -79,13 +79,19 @@ def test_tqdm_bars_are_read_in_both_rate_forms():
     bars = parse_bars(
         "tiny-base:  45%|####5     | 1080/2400 [00:10<00:12, 104.10prompt/s]\r"
         " 13%|#3        | 4/30 [01:02:03<1:10:00,  2.50s/it]{'loss': '2.3'}\r"
-        "compare:   0%|          | 0/7 [00:00<?, ?subset/s]2026-12-01 05:52:46,040 INFO x: y"
+        "compare:   0%|          | 0/7 [00:00<?, ?subset/s]2026-12-01 05:52:46,040 INFO x: y\r"
+        "compare: 100%|##########| 7/7 [00:07<00:00,  1.03s/subset]\r"
+        "tune:  40%|####      | 12/30 [00:36<00:54,  3.00s/step]"
     )
     assert [(b.desc, b.n, b.total, b.unit) for b in bars] == [
         ("tiny-base", 1080, 2400, "prompt"),
         ("", 4, 30, "it"),
         ("compare", 0, 7, "subset"),
+        # slower than one a second, with a unit that starts with "s": not 1.03 "s" per second
+        ("compare", 7, 7, "subset"),
+        ("tune", 12, 30, "step"),
     ]
+    assert bars[3].rate == pytest.approx(1 / 1.03) and bars[4].rate == pytest.approx(1 / 3)
     assert bars[0].rate == pytest.approx(104.1) and bars[0].remaining == 12
     assert bars[1].rate == pytest.approx(0.4) and bars[1].elapsed == 3723
     assert bars[1].remaining == 4200

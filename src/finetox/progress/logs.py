@@ -9,7 +9,9 @@ from datetime import datetime
 BAR = re.compile(
     r"(?P<percent>\d+)%\|[^|\r\n]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*"
     r"\[(?P<elapsed>[\d:]+)<(?P<remaining>[\d:]+|\?),\s*"
-    r"(?:(?P<rate>[\d.]+|\?)(?P<unit>\w+)/s|(?P<inverse>[\d.]+)s/(?P<inverse_unit>\w+))"
+    # "12.5prompts/s", or tqdm's "1.03s/subset" for less than one a second: "/s" must end the
+    # unit, or that would read as 1.03 items of unit "s" per second
+    r"(?:(?P<rate>[\d.]+|\?)(?P<unit>\w+)/s(?!\w)|(?P<inverse>[\d.]+)s/(?P<inverse_unit>\w+))"
     r"[^\]\r\n]*\]"
 )
 SUMMARY = re.compile(r"\bfinetox: (?P<kind>done in|failed after) (?P<seconds>[\d.]+) s\s*$")
