@@ -9,7 +9,7 @@ import pytest
 
 from finetox.config import load_study_file
 from finetox.errors import InputError
-from finetox.hub.preflight import gpu_hours
+from finetox.hub.preflight_report import gpu_hours
 from tests.conftest import REPO
 
 RATES = {

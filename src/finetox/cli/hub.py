@@ -95,7 +95,8 @@ def _preflight(parser: argparse.ArgumentParser) -> None:
 
                 constants.HF_HUB_OFFLINE = True
         from finetox.config import load_study_file
-        from finetox.hub.preflight import gpu_hours, preflight, problems, summary, table
+        from finetox.hub.preflight import preflight, problems
+        from finetox.hub.preflight_report import gpu_hours, summary, table
 
         study = load_study_file(args.config)  # config errors first, with no network
         estimate = gpu_hours(study, args.rates) if args.rates else None
