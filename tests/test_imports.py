@@ -145,3 +145,15 @@ def test_the_check_finds_a_circle_closed_inside_a_function(tmp_path):
     graph = import_graph(package)
     assert graph["finetox.sub"] == {"finetox.sub.a"}
     assert circles(graph) == [["finetox.sub.a", "finetox.sub.b", "finetox.sub.a"]]
+
+
+MAX_MODULE_LINES = 400  # issue 22: a module a newcomer holds in their head
+
+
+def test_no_module_of_the_package_is_over_400_lines():
+    long = {
+        str(path.relative_to(PACKAGE)): n
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert not long, f"split these by job: {long}"
