@@ -37,17 +37,15 @@ from tests.hub.repos import (
     configured_ids,
     served_id,
 )
+from tests.test_workflow import PAPER_JOBS as STUDY_JOBS
 from tests.workflow_runs import copy_checkout, failure, jobs_of, planned
 
 pytestmark = [pytest.mark.hub, pytest.mark.slow]
 
-# every job of the paper's study: 28 models (4 base, 6 instruct, 6 Dolly, 12 community), 22 pairs
+# every job of the paper's study: its per-model and per-pair jobs (tests.test_workflow: 28 models,
+# 6 adapters, 22 pairs) and each aggregate once
 PAPER_JOBS = {
-    "build_prompt_set": 1,
-    "tune": 6,
-    "generate": 28,
-    "score": 28,
-    "compare": 22,
+    **STUDY_JOBS,
     "write_tables": 1,
     "plot_figures": 1,
     "write_trajectory": 1,
