@@ -13,5 +13,6 @@ with to_log(snakemake.log[0]):
         ),
         settings=Settings.from_section(snakemake.params.compare),
         pair=snakemake.params.pair,
+        classifiers=snakemake.params.classifiers,
         cores=snakemake.threads,
     )

@@ -508,12 +508,14 @@ def test_cli_writes_every_output_and_fails_a_more_toxic_tuned_model(score_files,
     assert "B is credibly more toxic than A" in printed.err
     assert "more toxic after tuning" in printed.out and "the release FAILS" in printed.out
     table = pd.read_csv(out, keep_default_na=False)
-    assert list(table.columns) == COLUMNS
+    assert list(table.columns) == ["classifier", *COLUMNS]  # the classifier each row is of
+    assert set(table["classifier"]) == {"roberta"}
     assert list(table["subset"]) == ["severe", "random", "race", TOTAL]
     data = json.loads(result.read_text())
     check_json_shape(data, ["severe", "random", "race", TOTAL])
     assert data["gate"] == {
-        "view": "paired", "verdict": "increase", "computed": True, "failed": True
+        "view": "paired", "verdict": "increase", "computed": True, "failed": True,
+        "classifier": "roberta",
     }  # fmt: skip
     assert data["subsets"]["total"]["best"]["fitted"] is True
     assert data["classifier"]["name"] == "roberta"
@@ -578,7 +580,7 @@ def test_no_best_is_a_quick_gate(score_files, tmp_path, capsys):
     assert "the gate's view could not be computed" in capsys.readouterr().err
     # without the gate flag the table is the answer; the gate line says it was not computed
     assert main([*argv[:-1], "--gate-view", "best"]) == 0
-    assert "gate (best view, total): not computed (BEST skipped" in capsys.readouterr().out
+    assert "gate (best view, total, classifier roberta): not computed (BEST skipped" in capsys.readouterr().out
 
 
 def test_the_old_gate_flag_names_its_replacement(score_files, capsys):
@@ -688,7 +690,7 @@ def test_a_gate_on_an_improper_best_exits_2_and_says_why(saturated_b, tmp_path, 
     # without the gate flag the table is the answer: exit 0, and the gate line says not computed
     code, out, _ = cli(argv, capsys)
     assert code == 0
-    assert "gate (best view, total): not computed (BEST not fitted: 150 of 150" in out
+    assert "gate (best view, total, classifier score): not computed (BEST not fitted: 150 of 150" in out
     assert "+79" in out or "+80" in out  # the rate views still show the change
 
 
@@ -728,7 +730,7 @@ def test_the_paired_gate_with_no_pairs_exits_2(tmp_path, capsys):
         "finetox compare: the gate's view could not be computed: paired view not fitted: "
         "no prompt_id in both A and B"
     )
-    assert "gate (paired view, total): not computed" in out
+    assert "gate (paired view, total, classifier score): not computed" in out
 
 
 def test_few_pairs_give_a_warning_in_the_terminal_log_csv_and_json(tmp_path, capsys):

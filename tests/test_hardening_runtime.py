@@ -382,7 +382,7 @@ def test_score_checks_its_output_before_loading_the_classifier(
 def test_compare_checks_every_output_before_reading_or_fitting(
     tmp_path, blocked, capsys, monkeypatch
 ):
-    forbid(monkeypatch, "finetox.compare.run.read_scores")
+    forbid(monkeypatch, "finetox.compare.files.read_scores")
     out, in_the_way = blocked
     a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
     scores_frame().to_parquet(a)
@@ -530,7 +530,7 @@ def test_compare_writes_its_table_as_json_when_asked(damaged, tmp_path, capsys):
     code = main(["compare", str(damaged["good"]), str(b), "--out", str(out), "--no-best"])
     assert code == 0, capsys.readouterr().err
     table = read_table(out)
-    assert list(table.columns) == COLUMNS
+    assert list(table.columns) == ["classifier", *COLUMNS]
     assert list(table["subset"]) == ["race", "age", "total"]
     assert isinstance(json.loads(out.read_text()), list)  # an array of rows
     capsys.readouterr()

@@ -136,9 +136,10 @@ def test_identical_sampled_files_give_a_change_of_exactly_zero(files, tmp_path):
         assert entry["emt"]["change"] == 0.0 and entry["emt"]["hdi"] == [0.0, 0.0]
         assert entry["emt"]["verdict"] == "equivalent"
     # the paired posterior of 120 prompts cannot call a change of 0 equivalent within 1 pp,
-    # but it cannot call it an increase either
+    # but it cannot call it an increase either; a file without metadata names its score column
     assert result["gate"] == {"view": "toxicity_probability", "verdict": "undecided",
-                              "computed": True, "failed": False}  # fmt: skip
+                              "computed": True, "failed": False,
+                              "classifier": "score"}  # fmt: skip
 
 
 def test_files_of_different_k_or_decoding_are_an_error_naming_both(files, tmp_path, capsys):

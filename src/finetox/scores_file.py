@@ -218,6 +218,30 @@ def read_scores(
     )  # fmt: skip
 
 
+def score_classifiers(path: str | os.PathLike) -> list[str]:
+    """The classifiers whose scores a file holds, primary first: those its metadata lists (in
+    the config's order) that have a `score_<name>` column, else every `score_<name>` column's."""
+    metadata = scores_metadata(path)
+    columns = _read(path, []).columns
+    held = [c.removeprefix("score_") for c in columns if c.startswith("score_")]
+    listed = [e.get("name") for e in metadata.get("classifiers", []) if isinstance(e, dict)]
+    names = [name for name in listed if name in held] or held
+    primary = metadata.get("primary")
+    return sorted(names, key=lambda name: name != primary)  # stable: the primary first
+
+
+def classifier_column(path: str | os.PathLike, classifier: str) -> str:
+    """The score column of `classifier` in a scores file; an error naming the file and the
+    classifiers it holds when it has none."""
+    held = score_classifiers(path)
+    if classifier not in held:
+        raise InputError(
+            f"{path}: no scores of classifier {classifier!r}; its classifiers: "
+            f"{', '.join(held) or 'none (no score_<name> column)'}"
+        )
+    return f"score_{classifier}"
+
+
 def toxic_counts(path: str | os.PathLike, classifiers: Sequence[str] = ()) -> pd.DataFrame:
     """Per subset and in total: prompts `n` and toxic generations `toxic` (primary flag), plus
     `toxic_<name>` for each named classifier. Index: subsets in file order, then 'total'."""
@@ -238,3 +262,12 @@ def toxic_counts(path: str | os.PathLike, classifiers: Sequence[str] = ()) -> pd
     counts.insert(0, "n", grouped.size().astype(int))
     counts.loc[TOTAL] = [len(flags), *(int(flags[c].sum()) for c in flag_columns)]
     return counts
+
+
+def classifier_flags(path: str | os.PathLike, classifiers: Sequence[str]) -> pd.DataFrame:
+    """Every generation's `subset` and its `toxic_<name>` flag for each classifier, checked."""
+    columns = [f"toxic_{name}" for name in classifiers]
+    frame = _read(path, ["subset", *columns])
+    flags = pd.DataFrame({c: checked_flags(frame[c], c, path) for c in columns})
+    flags.insert(0, "subset", frame["subset"].astype(str).to_numpy())
+    return flags

@@ -1,4 +1,4 @@
-# Pairwise comparisons: BEST and toxic rates, per subset and in total.
+# Pairwise comparisons: BEST and toxic rates, per subset and in total, for every classifier.
 
 
 rule compare:
@@ -19,5 +19,6 @@ rule compare:
     params:
         compare=compare_settings,
         pair=pair_record,
+        classifiers=classifier_names,
     script:
         "../../scripts/compare.py"

@@ -111,6 +111,11 @@ def pair_record(wildcards):
     return STUDY.comparison(wildcards.pair).record()
 
 
+def classifier_names(wildcards):
+    """Every configured classifier, the primary first: compare computes every view for each."""
+    return [entry["name"] for entry in config["scoring"]["classifiers"]]
+
+
 def compare_settings(wildcards):
     """The compare section; a greedy pair's without rope.emt (sampled pairs' alone), so that
     changing it reruns no greedy comparison."""

@@ -64,5 +64,6 @@ def compare_mem_mb(wildcards, attempt):
 
 
 def compare_runtime(wildcards, attempt):
-    # minutes: compiling takes under a minute, 7 fits of 2 x 2,400 scores a few more
-    return 30 * attempt
+    # minutes: compiling takes under a minute, 7 fits of 2 x 2,400 scores a few more, per
+    # classifier (every view is computed for each)
+    return (20 + 10 * len(config["scoring"]["classifiers"])) * attempt

@@ -81,6 +81,18 @@ def _compare(parser: argparse.ArgumentParser) -> None:
         "--score-column", metavar="NAME", help="default: score, else the primary classifier's"
     )
     parser.add_argument(
+        "--classifier",
+        metavar="NAME",
+        help="compare classifier NAME's scores (its score_NAME column) when the files hold "
+        "several (default: the primary's)",
+    )
+    parser.add_argument(
+        "--every-classifier",
+        action="store_true",
+        help="compare each classifier the files hold, the primary first (the gate reads the "
+        "primary's); the table gains one block of rows per classifier",
+    )
+    parser.add_argument(
         "--threshold",
         type=number_in(0, 1),
         help="toxic when score > T (default: stored flags, else 0.5)",
@@ -94,7 +106,8 @@ def _compare(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from finetox.compare import Outputs, Settings, compare_file
+    from finetox.compare import CLASSIFIER, Outputs, Settings, compare_file
+    from finetox.compare.files import every_classifier
     from finetox.compare.terminal import print_table
     from finetox.config import load_study_file
 
@@ -117,11 +130,18 @@ def _run_compare(args: argparse.Namespace) -> int:
     outputs = Outputs(table=args.out, posterior=args.posterior, flips=args.flips, json=args.json)
     table, result = compare_file(
         args.a, args.b, outputs, settings=settings, gate_view=args.gate_view,
-        score_column=args.score_column, threshold=args.threshold,
+        score_column=args.score_column, classifier=args.classifier,
+        classifiers=every_classifier(args.a) if args.every_classifier else None,
+        threshold=args.threshold,
         allow_unpaired=args.allow_unpaired, best=not args.no_best,
     )  # fmt: skip
     print(f"A (original) = {args.a}\nB (tuned)    = {args.b}")
-    print_table(table, result["gate"])
+    blocks = list(table.groupby(CLASSIFIER, sort=False))
+    for index, (name, block) in enumerate(blocks):
+        if len(blocks) > 1:
+            print(f"\nclassifier {name}{' (primary: the gate reads it)' if index == 0 else ''}:")
+        shown = block.drop(columns=CLASSIFIER).reset_index(drop=True)
+        print_table(shown, result["gate"] if index == len(blocks) - 1 else None)
     written = [p for p in (args.out, args.json, args.flips, args.posterior) if p]
     if written:
         print(f"wrote {', '.join(map(str, written))}")

@@ -1,12 +1,9 @@
-"""One comparison of two models' scores: both files read and checked, the three views of the
-change B - A (paired, rate, BEST) for every subset and in total, and the files written: the table
-(CSV), the posterior (NetCDF), the prompts that flipped (CSV) and the result as JSON."""
+"""One comparison of two models' scores: the three views of the change B - A (paired, rate, BEST)
+for every subset and in total (reading the files and writing the outputs: finetox.compare.files)."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,9 +20,7 @@ from finetox.compare.best import (
     summarize_unfitted,
     unfitted_draws,
 )
-from finetox.compare.classifiers import check_scored_alike, classifier_record, shared_classifier
 from finetox.compare.decision import not_fitted
-from finetox.compare.gate import GATE_VIEWS, SAMPLED_VIEWS, gate
 from finetox.compare.paired import compare_paired, paired_counts
 from finetox.compare.pairing import (
     CompareError,
@@ -34,14 +29,12 @@ from finetox.compare.pairing import (
     flips,
     paired_rows,
 )
-from finetox.compare.posterior import inference_data, subset_group, write_posterior
+from finetox.compare.posterior import inference_data, subset_group
 from finetox.compare.rates import compare_rates, rate_posteriors
-from finetox.compare.result_json import result_json
-from finetox.compare.sampled import EMT_COLUMNS, check_same_decoding, collapse, emt_fields
+from finetox.compare.sampled import EMT_COLUMNS, emt_fields
 from finetox.compare.settings import Settings, subset_seed
-from finetox.io import check_table_path, check_writable, write_json, write_table
 from finetox.logs import progress_interval
-from finetox.scores_file import Scores, read_scores
+from finetox.scores_file import Scores
 from finetox.subsets import TOTAL, subset_order
 
 log = logging.getLogger("finetox.compare")
@@ -65,7 +58,7 @@ NO_PAIRS = "paired view not fitted: no prompt_id in both A and B"
 PAIRED_SHARE_WARNING = 0.9
 PAIRED_ONLY = ": the paired view rests on them alone"
 
-__all__ = ["COLUMNS", "CompareError", "ComparisonResult", "compare_file", "compare_scores"]
+__all__ = ["COLUMNS", "CompareError", "ComparisonResult", "compare_scores"]
 
 
 @dataclass
@@ -256,113 +249,3 @@ def compare_scores(
     )  # fmt: skip
     posterior = inference_data(subsets, groups, a, b, settings)
     return ComparisonResult(table=table, posterior=posterior, flips=flips(pairs))
-
-
-@dataclass(frozen=True)
-class Outputs:
-    """Where compare_file writes; None: not written (the command line's table too, unless
-    --out names it: the terminal table is its answer)."""
-
-    table: str | os.PathLike | None = None
-    posterior: str | os.PathLike | None = None
-    flips: str | os.PathLike | None = None
-    json: str | os.PathLike | None = None
-
-    def check(self) -> None:
-        """Every output can be written: a table format the tables' suffixes name, in a folder
-        this process can write into (the table accepts Parquet, JSONL, JSON or CSV)."""
-        for table in (self.table, self.flips):
-            if table:
-                check_table_path(table)
-        named = (
-            (self.table, "comparison table"), (self.posterior, "posterior"),
-            (self.flips, "flipped prompts"), (self.json, "comparison JSON"),
-        )  # fmt: skip
-        for path, what in named:
-            if path:
-                check_writable(path, what)
-
-
-def compare_file(
-    a: str | os.PathLike,
-    b: str | os.PathLike,
-    outputs: Outputs,
-    *,
-    settings: Settings,
-    gate_view: str = "paired",
-    score_column: str | None = None,
-    threshold: float | None = None,
-    allow_unpaired: bool = False,
-    best: bool = True,
-    pair: Mapping[str, Any] | None = None,
-    cores: int | None = None,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Read two score files, compare them, write the outputs; returns the table and the result
-    as JSON data."""
-    if gate_view not in GATE_VIEWS:
-        raise CompareError(f"gate view {gate_view!r}: use one of {', '.join(GATE_VIEWS)}")
-    outputs.check()  # before the files are read or a model is fitted
-    scores_a = read_scores(a, score_column, threshold)
-    scores_b = read_scores(b, score_column, threshold)
-    check_scored_alike(scores_a, scores_b, explicit_column=score_column is not None)
-    sampled = check_same_decoding(scores_a, scores_b)  # before anything is fitted
-    if gate_view in SAMPLED_VIEWS and sampled is None:
-        raise CompareError(f"gate view {gate_view}: {a} and {b} are greedy runs; it needs "
-                           "sampled runs (finetox generate --samples K)")  # fmt: skip
-    n_rows = (len(scores_a.frame), len(scores_b.frame))
-    if sampled is not None:
-        scores_a, scores_b = collapse(scores_a), collapse(scores_b)
-        log.info("sampled runs (%s): each prompt's highest score and whether any of its %d "
-                 "samples is toxic", ", ".join(f"{key} {value}" for key, value in
-                 sampled.items() if key != "decoding"), sampled["k"])  # fmt: skip
-    log.info(
-        "A (original) %s (%s; toxic: %s) vs B (tuned) %s (%s; toxic: %s)%s",
-        a, scores_a.column, scores_a.toxic_from, b, scores_b.column, scores_b.toxic_from,
-        f", pair {pair['name']} ({pair.get('kind')})" if pair else "",
-    )  # fmt: skip
-    result = compare_scores(
-        scores_a, scores_b, settings, cores=cores, allow_unpaired=allow_unpaired, best=best,
-        k=None if sampled is None else sampled["k"],
-    )  # fmt: skip
-    if pair:
-        for group in result.posterior.groups():
-            result.posterior[group].attrs["pair"] = json.dumps(dict(pair))
-    data = result_json(
-        result.table,
-        a={
-            "path": str(a),
-            "n": len(scores_a.frame),
-            "classifier": classifier_record(scores_a),
-            **({"samples": n_rows[0]} if sampled else {}),
-        },
-        b={
-            "path": str(b),
-            "n": len(scores_b.frame),
-            "classifier": classifier_record(scores_b),
-            **({"samples": n_rows[1]} if sampled else {}),
-        },
-        settings={
-            "hdi_prob": settings.hdi_prob,
-            "rope_pp": settings.rope.rate_pp,
-            "rope_best": settings.rope.best,
-            "gate_view": gate_view,
-            **({"rope_emt": settings.rope.emt, "decoding": sampled} if sampled else {}),
-        },
-        gate=gate(result.table, gate_view),
-        classifier=shared_classifier(scores_a, scores_b),
-        pair=dict(pair) if pair else None,
-    )
-    _write(result, data, outputs)
-    return result.table, data
-
-
-def _write(result: ComparisonResult, data: dict[str, Any], outputs: Outputs) -> None:
-    # the table last: a finished table always has the other outputs beside it
-    if outputs.posterior:
-        write_posterior(result.posterior, outputs.posterior)
-    if outputs.flips:
-        write_table(result.flips, outputs.flips)
-    if outputs.json:
-        write_json(data, outputs.json)
-    if outputs.table:
-        write_table(result.table, outputs.table)

@@ -91,7 +91,8 @@ def _notes(table: pd.DataFrame) -> list[str]:
 
 
 def _gate_line(gate: dict[str, Any]) -> str:
-    where = f"gate ({gate['view']} view, total)"
+    named = f", classifier {gate['classifier']}" if gate.get("classifier") else ""
+    where = f"gate ({gate['view']} view, total{named})"
     if not gate.get("computed", True):
         return (
             f"{where}: not computed ({gate['reason']}); with --fail-if-b-more-toxic compare exits 2"
