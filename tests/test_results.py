@@ -20,7 +20,7 @@ from finetox.config import load_study
 from finetox.io import InputError
 from finetox.results import changes_files, figure_files, results_layout, table_files, table_names
 from finetox.results.counts import percent_one_decimal
-from finetox.results.layout import APPENDIX_CLASSIFIERS, APPENDIX_MODELS
+from finetox.results.layout import APPENDIX_MODELS, CLASSIFIER_TABLES
 from finetox.results.render import markdown_table
 from finetox.results.write import write_tables
 from finetox.verdicts import verdict
@@ -178,11 +178,32 @@ def fabricate(root: Path, layout: dict, **ropes: float) -> tuple[list[Path], lis
         write_scores(path, TOXIC[model])
         scores.append(path)
     comparisons = []
-    for pair in layout["pairs"]:
+    for index, pair in enumerate(layout["pairs"]):
         path = root / "comparisons" / f"{pair['name']}.csv"
-        comparison_frame(pair["a"], pair["b"], **ropes).to_csv(path, index=False)
+        classifier_blocks(pair["a"], pair["b"], planted=index == 0, **ropes).to_csv(
+            path, index=False
+        )
         comparisons.append(path)
     return scores, comparisons
+
+
+PLANTED_PAIR = 0  # the layout's first pair: its paired verdict under `second` is an increase
+
+
+def classifier_blocks(a: str, b: str, planted: bool, **ropes: float) -> pd.DataFrame:
+    """A comparison file as the compare stage writes it for two classifiers: a `classifier`
+    column, one block per classifier. The second classifier's block comes FIRST here (the stage
+    writes the primary's first), so a reader that takes the first rows instead of the primary's
+    reads the wrong verdicts; with `planted`, the second's paired view is an increase of 20 pp in
+    every subset."""
+    primary = comparison_frame(a, b, **ropes).assign(classifier="demo_lexicon")
+    second = comparison_frame(a, b, **ropes).assign(classifier="second")
+    if planted:
+        rope = ropes.get("rope_pp", ROPE_PP)
+        for column, value in view("paired", 20.0, 1.0, rope, pp=True).items():
+            second[column] = value
+    blocks = pd.concat([second, primary], ignore_index=True)
+    return blocks[["classifier", *primary.columns.drop("classifier")]]
 
 
 @pytest.fixture(scope="module")
@@ -213,6 +234,7 @@ def test_layout_names_the_papers_tables_and_figures(layout):
         "by_subset_instruct_vs_community_rate",
         "by_subset_instruct_vs_community_paired",
         "heatmap_toxic_rates",
+        "verdicts_by_classifier",  # two classifiers: the sensitivity figure
     ]
     # the paper's Figures 3 and 4: BEST on Total and on Severe; the demo has none of the paper's
     # Llama-3.1 pairs, so they draw every community pair
@@ -244,7 +266,7 @@ def test_layout_names_the_papers_tables_and_figures(layout):
             ],
         }
     ]
-    assert set(table_names(layout)) >= {APPENDIX_MODELS, APPENDIX_CLASSIFIERS}
+    assert set(table_names(layout)) >= {APPENDIX_MODELS, *CLASSIFIER_TABLES.values()}
     assert len(table_files(layout)) == 4 * len(table_names(layout))
     assert len(figure_files(layout)) == 2 * len(layout["figures"])
     json.dumps(layout)  # plain data: a rule passes it as params
@@ -604,7 +626,8 @@ def test_markdown_escapes_pipes_and_shows_missing_cells():
 
 
 @pytest.mark.parametrize(
-    "name", ["table2_instruct_vs_dolly", "table1_base_vs_instruct_verdicts", APPENDIX_CLASSIFIERS]
+    "name",
+    ["table2_instruct_vs_dolly", "table1_base_vs_instruct_verdicts", *CLASSIFIER_TABLES.values()],
 )
 def test_latex_is_a_well_formed_booktabs_table(written, name):
     text = (written / "tables" / f"{name}.tex").read_text()
@@ -634,13 +657,6 @@ def test_appendix_a_lists_every_model(written, layout):
     dolly = frame[frame["Role"] == "instruct + Dolly LoRA"].iloc[0]
     assert dolly["Hub id or path"] == "results/demo/models/instruct"
     assert dolly["Total"] == 17.5  # 28 of 160
-
-
-def test_sensitivity_view_has_one_column_per_classifier(written):
-    frame = read_csv(written, APPENDIX_CLASSIFIERS)
-    assert list(frame.columns) == ["Family", "Model", "demo_lexicon", "second"]
-    base = frame[frame["Model"] == "tiny-base"].iloc[0]
-    assert base["demo_lexicon"] == 30.0 and base["second"] == 33.8  # 54 of 160 = 33.75
 
 
 def test_html_tables_for_the_report(written):
@@ -783,7 +799,7 @@ def test_comparison_without_hdi_prob_is_named(layout, tmp_path):
 
 def test_comparison_with_several_hdi_probs_is_named(layout, tmp_path):
     scores, comparisons = fabricate(tmp_path / "in", layout)
-    set_hdi_prob(comparisons[0], [0.9] + [0.95] * 6)
+    set_hdi_prob(comparisons[0], [0.9] + [0.95] * 13)  # two classifiers: 7 rows each
     with pytest.raises(InputError, match=rf"{re.escape(comparisons[0].name)}: column 'hdi_prob'"):
         write_tables(layout, scores, comparisons, tmp_path / "out")
 

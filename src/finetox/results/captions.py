@@ -14,10 +14,6 @@ from finetox.verdicts import in_words
 
 SIGN_NOTE = "Every change is tuned (B) minus original (A): positive means more toxic after tuning."
 MODELS_CAPTION = "Appendix A: evaluated models"
-CLASSIFIERS_CAPTION = "Appendix B: total % toxic by classifier (sensitivity)"
-CLASSIFIERS_NOTE = (
-    "The first classifier is the primary one of the tables; each uses its own threshold."
-)
 CHANGES_CAPTION = "The prompts that changed most"
 CONTENT_WARNING = (
     "Content warning: this page contains model outputs that may be offensive (toxic, hateful "

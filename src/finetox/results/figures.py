@@ -5,7 +5,8 @@ as PNG and PDF, drawn from the same frames as the tables.
 Which is which: `figure1_*` and `figure2_*` draw each pair in total in every view (their BEST
 panels are the paper's Figures 1 and 2); `figure3_*` and `figure4_*` are the paper's Figures 3
 and 4 (BEST, one subset, the paper's pairs where the study has them); `by_subset_*` are this
-workflow's own, one panel per subset.
+workflow's own, one panel per subset; `verdicts_by_classifier` (two or more classifiers) shows
+each comparison's paired verdict under each classifier (finetox.results.classifier_figure).
 
 The forest plots keep the paper's sign, original − tuned (A − B, the tables' change turned round),
 and say so on their axes; their colours are the HDI+ROPE verdicts on the change, the ROPE shaded.
@@ -25,6 +26,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from finetox import paths
+from finetox.results.classifier_figure import plot_classifier_verdicts
+from finetox.results.classifier_tables import classifier_verdicts_table
 from finetox.results.drawing import figure_style, save_figure
 from finetox.results.forest import (
     plot_paper_figure,
@@ -59,6 +62,9 @@ def plot_figures(
 def draw_figure(spec: Mapping[str, Any], layout: Mapping[str, Any], inputs: Inputs) -> plt.Figure:
     """One figure of the layout; a comparison table's figure takes its HDI mass and ROPEs from
     the table's comparison files."""
+    if spec["style"] == "classifier_verdicts":
+        verdicts = classifier_verdicts_table(layout, inputs.by_classifier)
+        return plot_classifier_verdicts(verdicts, layout)
     if spec["style"] == "heatmap":
         frame = heatmap_frame(layout, inputs.percents, spec["prompt_format"])
         primary = layout["classifiers"][0]["name"]

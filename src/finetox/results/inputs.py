@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ VIEWS = {
     "rate": ("rate_change_pp", "rate_hdi_low_pp", "rate_hdi_high_pp"),
     "best": ("best_change", "best_hdi_low", "best_hdi_high"),
 }
+CLASSIFIER = "classifier"  # the column naming each row's classifier (finetox.compare.files)
 BOOL_COLUMNS = ["best_fitted", *(f"{view}_paper_credible" for view in VIEWS)]
 VERDICT_COLUMNS = [f"{view}_verdict" for view in VIEWS]
 # the settings every row of a file repeats: name -> (lowest allowed, highest allowed, exclusive)
@@ -70,6 +71,8 @@ class Inputs:
     percents: dict[str, pd.DataFrame]  # model -> counts and percents (finetox.results.counts)
     comparisons: dict[str, ComparisonFile]  # pair name -> its comparison file
     score_files: dict[str, str]  # model -> its score file
+    # pair name -> classifier -> its rows (a study with two or more classifiers; else {})
+    by_classifier: dict[str, dict[str, ComparisonFile]] = field(default_factory=dict)
 
     def frames(self, table: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
         """The comparison frames of a table's pairs."""
@@ -95,9 +98,44 @@ class Inputs:
         return self.settings(table).hdi_prob
 
 
-def read_comparison(path: str | os.PathLike) -> ComparisonFile:
-    """A comparison file, indexed by subset, its flags as booleans and its verdicts checked."""
+def read_comparison(path: str | os.PathLike, classifier: str) -> ComparisonFile:
+    """One classifier's rows of a comparison file (the primary's for Tables 1-3), indexed by
+    subset, its flags as booleans and its verdicts checked. A file without a `classifier` column
+    (written before comparisons were per classifier) holds one classifier's rows: taken as
+    `classifier`'s."""
+    return read_comparisons(path, [classifier])[classifier]
+
+
+def read_comparisons(
+    path: str | os.PathLike, classifiers: Iterable[str]
+) -> dict[str, ComparisonFile]:
+    """classifier -> its rows of a comparison file, for each of `classifiers`; a classifier
+    the file lacks is an error naming the file and those it holds."""
     frame = read_table(path)
+    classifiers = list(classifiers)
+    if CLASSIFIER not in frame.columns:
+        if len(classifiers) > 1:
+            raise InputError(
+                f"{path}: no {CLASSIFIER!r} column (one classifier's rows), but the config "
+                f"lists classifiers {classifiers}; compare the pair again"
+            )
+        return {name: _comparison(path, frame.copy()) for name in classifiers[:1]}
+    held = list(dict.fromkeys(frame[CLASSIFIER].astype(str)))
+    missing = [name for name in classifiers if name not in held]
+    if missing:
+        raise InputError(
+            f"{path}: no rows of classifier(s) {missing}; it holds {held}; compare the pair "
+            "again (every configured classifier is compared)"
+        )
+    return {
+        name: _comparison(
+            path, frame[frame[CLASSIFIER].astype(str) == name].drop(columns=CLASSIFIER)
+        )
+        for name in classifiers
+    }
+
+
+def _comparison(path: str | os.PathLike, frame: pd.DataFrame) -> ComparisonFile:
     missing = [column for column in COMPARISON_COLUMNS if column not in frame.columns]
     if missing:
         older = (
@@ -188,10 +226,14 @@ def load_inputs(
     missing = [name for name in names if name not in by_pair]
     if missing:
         raise InputError(f"no comparison file for pair(s) {missing}")
+    # the primary's rows for Tables 1-3; every classifier's for the sensitivity tables
+    read = classifiers if len(classifiers) > 1 else classifiers[:1]
+    by_classifier = {name: read_comparisons(by_pair[name], read) for name in names}
     return Inputs(
         percents,
-        {name: read_comparison(by_pair[name]) for name in names},
+        {name: files[classifiers[0]] for name, files in by_classifier.items()},
         {m: scores[m] for m in layout["models"]},
+        by_classifier if len(classifiers) > 1 else {},
     )
 
 

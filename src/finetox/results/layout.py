@@ -16,7 +16,13 @@ from finetox.pairs import COMPARISON_KINDS, KINDS, Pair
 from finetox.subsets import SUBSETS, TOTAL
 
 APPENDIX_MODELS = "appendix_a_models"
-APPENDIX_CLASSIFIERS = "appendix_b_classifiers"
+# Sensitivity to the classifier (a study with two or more classifiers): three tables and a figure
+CLASSIFIER_TABLES = {
+    "rates": "classifier_rates",
+    "verdicts": "classifier_verdicts",
+    "agreement": "classifier_agreement",
+}
+CLASSIFIER_FIGURE = "verdicts_by_classifier"
 HEATMAP = "heatmap_toxic_rates"
 # the report page of the prompts whose scores changed most, per pair (HTML, and its rows as CSV)
 LARGEST_CHANGES = "largest_changes"
@@ -60,6 +66,8 @@ def results_layout(study: Study) -> dict[str, Any]:
         {"name": HEATMAP + FORMAT_SUFFIX[fmt], "style": "heatmap", "prompt_format": fmt}
         for fmt in formats
     ]
+    several = len(config["scoring"]["classifiers"]) > 1
+    sensitivity = [{"name": CLASSIFIER_FIGURE, "style": "classifier_verdicts"}] if several else []
     return {
         "subsets": [subset for subset in SUBSETS if config["prompts"]["subsets"].get(subset)],
         "families": {key: (spec.get("label") or key) for key, spec in config["families"].items()},
@@ -71,9 +79,12 @@ def results_layout(study: Study) -> dict[str, Any]:
         "models": {name: _model(spec) for name, spec in study.models.items()},
         "pairs": [pair.record() for pair in study.comparisons],
         "tables": tables,
-        "appendices": {"models": APPENDIX_MODELS, "classifiers": APPENDIX_CLASSIFIERS},
+        "appendices": {"models": APPENDIX_MODELS},
+        "classifier_tables": dict(CLASSIFIER_TABLES) if several else {},
         "changes": LARGEST_CHANGES,
-        "figures": [figure for table in tables for figure in _figures(study, table)] + heatmaps,
+        "figures": [figure for table in tables for figure in _figures(study, table)]
+        + heatmaps
+        + sensitivity,
         "reproduction": _reproduction(study),
     }
 
@@ -176,7 +187,7 @@ def table_pairs(table: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def table_names(layout: Mapping[str, Any]) -> list[str]:
     names = [name for table in layout["tables"] for name in (table["name"], table["verdicts"])]
-    return [*names, *layout["appendices"].values()]
+    return [*names, *layout["appendices"].values(), *layout["classifier_tables"].values()]
 
 
 def table_files(layout: Mapping[str, Any], root: str = paths.RESULTS) -> list[str]:

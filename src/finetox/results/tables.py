@@ -206,22 +206,6 @@ def models_table(
     return pd.DataFrame(rows)
 
 
-def classifiers_table(
-    layout: Mapping[str, Any], percents: Mapping[str, pd.DataFrame]
-) -> pd.DataFrame:
-    """Sensitivity view: total % toxic of every model by each classifier (first = primary)."""
-    rows = []
-    for name in _ordered_models(layout):
-        spec = layout["models"][name]
-        row = {"Family": _family_label(layout, spec["family"]), "Model": spec["label"]}
-        if len(layout["formats"]) > 1:
-            row["Prompt format"] = spec["prompt_format"]
-        for classifier in layout["classifiers"]:
-            row[classifier["name"]] = float(percents[name].at[TOTAL, f"pct_{classifier['name']}"])
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def _ordered_models(layout: Mapping[str, Any], prompt_format: str | None = None) -> list[str]:
     """Models by family (config order), then role (base, instruct, ..., community), then config order."""
     families = list(layout["families"])

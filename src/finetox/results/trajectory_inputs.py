@@ -43,7 +43,9 @@ def load_trajectory_inputs(
     classifiers = layout["classifiers"]
     return TrajectoryInputs(
         counts={m: toxic_counts(by_model[m], classifiers) for m in trajectory_models(layout)},
-        comparisons={p: read_comparison(by_pair[p]) for p in trajectory_pairs(layout)},
+        comparisons={
+            p: read_comparison(by_pair[p], classifiers[0]) for p in trajectory_pairs(layout)
+        },
         steps={str(adapter): _step(adapter) for adapter in adapters},
     )
 

@@ -16,11 +16,11 @@ from finetox import paths
 from finetox.io import atomic_path, write_table
 from finetox.results import captions
 from finetox.results.changes import write_largest_changes
+from finetox.results.classifier_outputs import classifier_outputs
 from finetox.results.inputs import Inputs, check_rates_agree, load_inputs
 from finetox.results.layout import table_names, table_pairs
 from finetox.results.render import percents_display, rates_display, rendered, verdicts_display
 from finetox.results.tables import (
-    classifiers_table,
     models_table,
     paired_marks,
     rates_table,
@@ -45,6 +45,10 @@ def write_tables(
     for table in layout["tables"]:
         written += _write_comparison_tables(table, layout, inputs, out_dir)
     written += _write_appendices(layout, inputs, out_dir)
+    for table in classifier_outputs(layout, inputs):
+        written += write_table_files(
+            table.data, table.shown, out_dir / table.name, table.caption, table.note
+        )
     written += write_largest_changes(layout, inputs, out_dir / layout["changes"])
     log.info("wrote %d tables (%d files) to %s", len(table_names(layout)), len(written), out_dir)
     return written
@@ -86,7 +90,8 @@ def model_records(score_files: Mapping[str, str | os.PathLike], key: str) -> dic
 
 
 def _write_appendices(layout: Mapping[str, Any], inputs: Inputs, out_dir: Path) -> list[Path]:
-    """Appendix A (the models) and B (total % toxic by classifier)."""
+    """Appendix A (the models); what was Appendix B, total % toxic by classifier, is the Total
+    column of classifier_rates (finetox.results.classifier_outputs)."""
     appendices = layout["appendices"]
     files = inputs.score_files
     models = models_table(
@@ -95,12 +100,6 @@ def _write_appendices(layout: Mapping[str, Any], inputs: Inputs, out_dir: Path) 
     written = write_table_files(
         models, percents_display(models, ["Total"]), out_dir / appendices["models"],
         captions.MODELS_CAPTION, captions.rates_note(layout, inputs.percents),
-    )  # fmt: skip
-    sensitivity = classifiers_table(layout, inputs.percents)
-    names = [classifier["name"] for classifier in layout["classifiers"]]
-    written += write_table_files(
-        sensitivity, percents_display(sensitivity, names), out_dir / appendices["classifiers"],
-        captions.CLASSIFIERS_CAPTION, captions.CLASSIFIERS_NOTE,
     )  # fmt: skip
     return written
 

@@ -64,7 +64,8 @@ def write_reproduction(
     classifiers = [c["name"] for c in layout["classifiers"]]
     percents = model_percents({model: by_model[model] for model in models}, classifiers)
     by_pair = files_by_stem(comparisons, ".csv")
-    files = {p: read_comparison(by_pair[p]) for p in spec["pairs"] if p in by_pair}
+    # the primary classifier's rows, as Tables 1-3 read them
+    files = {p: read_comparison(by_pair[p], classifiers[0]) for p in spec["pairs"] if p in by_pair}
     missing = [pair for pair in matched_pairs(verdicts, spec["pairs"]) if pair not in files]
     if missing:
         raise InputError(f"no comparison file for pair(s) {missing}")
