@@ -580,7 +580,10 @@ def test_no_best_is_a_quick_gate(score_files, tmp_path, capsys):
     assert "the gate's view could not be computed" in capsys.readouterr().err
     # without the gate flag the table is the answer; the gate line says it was not computed
     assert main([*argv[:-1], "--gate-view", "best"]) == 0
-    assert "gate (best view, total, classifier roberta): not computed (BEST skipped" in capsys.readouterr().out
+    assert (
+        "gate (best view, total, classifier roberta): not computed (BEST skipped"
+        in capsys.readouterr().out
+    )
 
 
 def test_the_old_gate_flag_names_its_replacement(score_files, capsys):
@@ -690,7 +693,10 @@ def test_a_gate_on_an_improper_best_exits_2_and_says_why(saturated_b, tmp_path, 
     # without the gate flag the table is the answer: exit 0, and the gate line says not computed
     code, out, _ = cli(argv, capsys)
     assert code == 0
-    assert "gate (best view, total, classifier score): not computed (BEST not fitted: 150 of 150" in out
+    assert (
+        "gate (best view, total, classifier score): not computed (BEST not fitted: 150 of 150"
+        in out
+    )
     assert "+79" in out or "+80" in out  # the rate views still show the change
 
 
