@@ -1,9 +1,12 @@
 # The report shows each table as HTML and each figure as PNG (the other formats are downloads),
 # captioned by workflow/report/: {kind}.rst, verdicts.rst, {appendix}.rst, figure_{style}.rst
 # (a paper figure: figure_paper{n}.rst), the page of the prompts that changed most
-# (largest_changes.rst) and the reproduction tables ({name}.rst).
+# (largest_changes.rst), the reproduction tables ({name}.rst) and, with two or more classifiers,
+# the sensitivity tables ({name}.rst) and figure (figure_classifier_verdicts.rst).
 from finetox import paths
 from finetox.results import changes_files
+
+SENSITIVITY = "Sensitivity to the classifier"
 
 
 def _in_report(path, caption, category, subcategory, labels):
@@ -38,9 +41,16 @@ def table_outputs():
             table["name"], f"{table['kind']}.rst", title, "% toxic generations"
         )
         outputs += _table_files(table["verdicts"], "verdicts.rst", title, "verdicts")
-    contents = {"models": "evaluated models", "classifiers": "% toxic by classifier"}
+    contents = {"models": "evaluated models"}
     for key, name in RESULTS_LAYOUT["appendices"].items():
         outputs += _table_files(name, f"{name}.rst", "Appendices", contents[key])
+    sensitivity = {
+        "rates": "% toxic by classifier",
+        "verdicts": "verdicts by classifier",
+        "agreement": "agreement of the classifiers",
+    }
+    for key, name in RESULTS_LAYOUT["classifier_tables"].items():
+        outputs += _table_files(name, f"{name}.rst", SENSITIVITY, sensitivity[key])
     labels = {
         "table": RESULTS_LAYOUT["changes"],
         "content": "prompts that changed most",
@@ -64,7 +74,10 @@ def figure_outputs():
             if figure.get("paper_figure")
             else f"figure_{figure['style']}.rst"
         )
-        subcategory = titles.get(figure.get("table"), "Toxic rates")
+        subcategory = titles.get(
+            figure.get("table"),
+            SENSITIVITY if figure["style"] == "classifier_verdicts" else "Toxic rates",
+        )
         outputs += _figure_files(figure["name"], caption, subcategory)
     return outputs
 
