@@ -43,8 +43,10 @@ def read(root: Path, name: str) -> pd.DataFrame:
 
 
 def comparison(root: Path, pair: str) -> pd.DataFrame:
+    """The primary classifier's rows of a pair's comparison file (one block per classifier)."""
     frame = pd.read_csv(root / COMPARISONS / f"{pair}.csv", keep_default_na=False, na_values=[""])
-    return frame.set_index("subset")
+    primary = load_yaml(root / "config/demo.yaml")["scoring"]["classifiers"][0]["name"]
+    return frame[frame["classifier"] == primary].set_index("subset")
 
 
 @pytest.fixture(scope="module")
