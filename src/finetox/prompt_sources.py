@@ -156,7 +156,20 @@ def _hub_records(source: dict[str, Any], where: str) -> tuple[list[Any], dict[st
             source["hub"], source.get("config"), split=source["split"], **kwargs
         )
     except Exception as error:  # noqa: BLE001  (datasets raises its own and the hub's)
-        raise hub_errors(source, where, error) from error
+        problem = hub_errors(source, where, error)
+        if problem is error:  # not the hub's: a config or split the data set lacks, say
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            problem = InputError(
+                f"{where}: {source['hub']} (config {source.get('config')!r}, split "
+                f"{source['split']!r}, commit {commit}) could not be read: "
+                f"{type(error).__name__}: {first}"
+                + (
+                    "; set HF_TOKEN to a token of an account granted access"
+                    if "gated" in first
+                    else ""
+                )
+            )
+        raise problem from error
     info = {
         "kind": "hub", "id": source["hub"], "config": source.get("config"),
         "split": source["split"], "revision": source.get("revision"), "commit": commit,
