@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -237,3 +238,34 @@ def test_a_hub_source_is_valid_and_its_subsets_follow_the_papers():
     subsets = study_subsets(study.config["prompts"])
     assert subsets[-2:] == ["bold_gender", "bold_race"]
     assert subsets[:6] == ["severe", "random", "race", "gender", "age", "religion"]
+
+
+def recipe_sources() -> list[dict]:
+    """Every source of the YAML recipes in docs/prompts.md."""
+    text = (REPO / "docs" / "prompts.md").read_text()
+    sources = []
+    for block in re.findall(r"^```yaml\n(.*?)^```", text, re.M | re.S):
+        loaded = yaml.safe_load(block)
+        if isinstance(loaded, dict):
+            sources += loaded["prompts"]["sources"]
+        else:
+            sources += loaded
+    return sources
+
+
+def test_the_docs_recipes_are_valid_sources_and_preflight_checks_them():
+    from finetox.hub.preflight import config_sources
+
+    sources = recipe_sources()
+    names = [s["name"] for s in sources]
+    assert {"bold", "dt_toxic", "toxigen_hate_women", "toxigen_neutral_women"} <= set(names)
+    # one study may hold each recipe once (the first block repeats BOLD under the same name)
+    unique = list({s["name"]: s for s in sources}.values())
+    config = demo_config()
+    config["prompts"]["sources"] = copy.deepcopy(unique)
+    study = load_study(config, workdir=REPO)
+    checked = {s.id: s.used_by for s in config_sources(study) if s.kind == "dataset"}
+    assert checked["AI-Secure/DecodingTrust"] == ["prompts.sources.dt_toxic"]
+    assert checked["toxigen/toxigen-data"] == [
+        "prompts.sources.toxigen_hate_women", "prompts.sources.toxigen_neutral_women",
+    ]  # fmt: skip
