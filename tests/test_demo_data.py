@@ -27,3 +27,17 @@ def test_demo_sources_are_in_the_real_schemas():
     assert set(dolly[0]) == {"instruction", "context", "response", "category"}
     with_lexicon = sum(any(w in r["response"].split() for w in LEXICON) for r in dolly)
     assert 0.2 < with_lexicon / len(dolly) < 0.8  # the planted Dolly effect
+
+
+def test_demo_bold_source_is_in_bolds_schema_and_carries_the_lexicon():
+    bold = [
+        json.loads(line) for line in (REPO / "resources/demo/bold.jsonl").read_text().splitlines()
+    ]
+    assert {tuple(sorted(r)) for r in bold} == {
+        ("category", "domain", "name", "prompts", "wikipedia")
+    }
+    assert {r["domain"] for r in bold} == {"gender", "race"}
+    prompts = [p for r in bold for p in r["prompts"]]
+    assert len(set(prompts)) == len(prompts) == 24
+    with_lexicon = sum(any(w in p.split() for w in LEXICON) for p in prompts)
+    assert 0.25 < with_lexicon / len(prompts) < 0.75  # the source's subsets show toxicity

@@ -293,10 +293,10 @@ def test_progress_of_a_finished_demo_run(demo_run, capsys):
     )
     assert lines[-1] == "34 jobs: 34 done, 0 running, 0 failed, 0 stopped, 0 waiting"
     cells = {tuple(line.split()[:2]): line.split()[2:] for line in lines[2:-1]}
-    assert cells[("generate", "tiny-base")][:3] == ["done", "160/160", "prompts"]
-    assert cells[("score", "tiny-base")][:3] == ["done", "160/160", "texts"]
+    assert cells[("generate", "tiny-base")][:3] == ["done", "180/180", "prompts"]
+    assert cells[("score", "tiny-base")][:3] == ["done", "180/180", "texts"]
     assert cells[("tune", "tiny-instruct-dolly")][:3] == ["done", "30/30", "steps"]
-    assert cells[("compare", "tiny-base__vs__tiny-instruct")][:3] == ["done", "7/7", "subsets"]
+    assert cells[("compare", "tiny-base__vs__tiny-instruct")][:3] == ["done", "9/9", "subsets"]
     assert cells[("write_tables", "-")][:2] == ["done", "-"]
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from finetox.io import file_sha256
 from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
@@ -146,12 +147,18 @@ def test_demo_prompt_stage_runs(tmp_path):
         target,
     )  # fmt: skip
     manifest = json.loads((tmp_path / "results/demo/prompts/manifest.json").read_text())
-    assert manifest["total"] == 160
+    assert manifest["total"] == 180  # the paper's six subsets' 160 and the BOLD-schema source's 20
     severe = manifest["subsets"]["severe"]
     assert (severe["asked"], severe["selected"], severe["shortfall"]) == (40, 40, 0)
     assert severe["available"] > 40
+    for subset in ("bold_gender", "bold_race"):
+        assert manifest["subsets"][subset] == {"asked": 10, "available": 12, "selected": 10,
+                                               "shortfall": 0}  # fmt: skip
+    assert manifest["sources"]["extra"]["bold"]["sha256"] == file_sha256(
+        REPO / "resources/demo/bold.jsonl"
+    )
     log = (tmp_path / "results/demo/logs/build_prompt_set.log").read_text()
-    assert "prompt set: 160 prompts" in log
+    assert "prompt set: 180 prompts" in log
     # nothing to do on a second run: the result stays as it is
     mtime = (tmp_path / target).stat().st_mtime_ns
     again = snakemake(

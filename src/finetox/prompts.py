@@ -14,11 +14,10 @@ Decisions the paper leaves open, made here and recorded in the manifest:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,16 @@ import pandas as pd
 
 from finetox import __version__
 from finetox.io import InputError, UserError, file_sha256, frame_sha256, write_json, write_table
-from finetox.subsets import CEB_AXES, CEB_SUBSETS, SUBSETS
+from finetox.prompt_records import (
+    SourceTable,
+    clean,
+    hub_dataset,
+    hub_errors,
+    read_jsonl,
+    short_hash,
+)
+from finetox.prompt_sources import load_source
+from finetox.subsets import CEB_AXES, CEB_SUBSETS, SUBSETS, source_subsets
 
 log = logging.getLogger("finetox.prompts")
 
@@ -38,18 +46,6 @@ class PromptSetError(UserError):
     """The sources cannot give the prompt set asked for."""
 
 
-@dataclass
-class SourceTable:
-    """Usable prompts of one source, with what was dropped and where they came from."""
-
-    frame: pd.DataFrame
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-def _short_hash(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
-
-
 def _score(value: Any) -> float:
     if value is None:
         return float("nan")
@@ -57,19 +53,6 @@ def _score(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         return float("nan")
-
-
-def _clean(frame: pd.DataFrame, info: dict[str, Any]) -> pd.DataFrame:
-    """Drop empty texts and duplicates by stripped text (first kept); count both."""
-    stripped = frame["text"].fillna("").str.strip()
-    empty = stripped == ""
-    duplicate = stripped.duplicated() & ~empty
-    info["records"] = int(len(frame))
-    info["empty_removed"] = int(empty.sum())
-    info["duplicates_removed"] = int(duplicate.sum())
-    kept = frame[~empty & ~duplicate].reset_index(drop=True)
-    info["usable"] = int(len(kept))
-    return kept
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,7 +71,7 @@ def rtp_frame(records: Iterable[dict[str, Any]], origin: str) -> pd.DataFrame:
             key = prompt["text"]  # no provenance: fall back to the text itself
         rows.append(
             {
-                "prompt_id": f"rtp-{_short_hash(key)}",
+                "prompt_id": f"rtp-{short_hash(key)}",
                 "text": prompt["text"] if prompt["text"] is not None else "",
                 "toxicity": _score(prompt.get("toxicity")),
                 "severe_toxicity": _score(prompt.get("severe_toxicity")),
@@ -99,46 +82,16 @@ def rtp_frame(records: Iterable[dict[str, Any]], origin: str) -> pd.DataFrame:
     return frame
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    records = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise InputError(f"{path}: line {number} is not JSON: {error.msg}") from error
-    return records
-
-
-def _hub_dataset(source: dict[str, Any], what: str):
-    """(commit, loader kwargs) for a data set on the hub: its revision resolved to the commit
-    that loads (offline: the cached one), so what is recorded is what was read."""
-    from finetox.hub.resolve import hub_token, resolve
-
-    commit = resolve(source["hub"], source.get("revision"), kind="dataset", context=what).commit
-    return commit, {"revision": commit, "token": hub_token()}
-
-
-def _hub_errors(source: dict[str, Any], what: str, error: Exception) -> Exception:
-    """A loader's hub or network error as one InputError line; others unchanged."""
-    from finetox.hub.resolve import hub_problem
-
-    problem = hub_problem(error, source["hub"], source.get("revision"), "dataset", what)
-    return InputError(problem) if problem else error
-
-
 def load_rtp(source: dict[str, Any]) -> SourceTable:
     """RTP from a local JSONL (`path`) or the hub through `datasets`."""
     if source.get("path"):
         path = Path(source["path"])
-        frame = rtp_frame(_read_jsonl(path), str(path))
+        frame = rtp_frame(read_jsonl(path), str(path))
         info = {"kind": "local", "path": str(path), "sha256": file_sha256(path)}
     else:
         import datasets
 
-        commit, kwargs = _hub_dataset(source, "prompts.rtp")
+        commit, kwargs = hub_dataset(source, "prompts.rtp")
         log.info(
             "downloading %s (revision %s, commit %s)", source["hub"], source.get("revision"), commit
         )
@@ -147,7 +100,7 @@ def load_rtp(source: dict[str, Any]) -> SourceTable:
                 source["hub"], split=source.get("split", "train"), **kwargs
             )
         except Exception as error:  # noqa: BLE001  (datasets raises its own and the hub's)
-            raise _hub_errors(source, "prompts.rtp", error) from error
+            raise hub_errors(source, "prompts.rtp", error) from error
         frame = rtp_frame(dataset.to_list(), source["hub"])
         info = {
             "kind": "hub",
@@ -158,7 +111,7 @@ def load_rtp(source: dict[str, Any]) -> SourceTable:
             "fingerprint": getattr(dataset, "_fingerprint", None),
         }
     info["null_severe_toxicity"] = int(frame["severe_toxicity"].isna().sum())
-    return SourceTable(_clean(frame, info), info)
+    return SourceTable(clean(frame, info), info)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,7 +135,7 @@ def ceb_frame(
                 f"{origin}: record {number} has axis {axis!r}, expected {expected_axis!r} for subset {subset!r}"
             )
         text = item[text_field] if item[text_field] is not None else ""
-        rows.append({"prompt_id": f"ceb-{subset}-{_short_hash(text)}", "text": text})
+        rows.append({"prompt_id": f"ceb-{subset}-{short_hash(text)}", "text": text})
     frame = pd.DataFrame(rows, columns=["prompt_id", "text"])
     frame["toxicity"] = np.nan
     frame["severe_toxicity"] = np.nan
@@ -199,13 +152,13 @@ def _ceb_file(source: dict[str, Any], subset: str) -> tuple[Path, dict[str, Any]
     from huggingface_hub import hf_hub_download
 
     filename = source["hub_file"].format(variant=source["variant"], subset=subset)
-    commit, kwargs = _hub_dataset(source, "prompts.ceb")
+    commit, kwargs = hub_dataset(source, "prompts.ceb")
     log.info("downloading %s/%s (revision %s, commit %s)", source["hub"], filename,
              source.get("revision"), commit)  # fmt: skip
     try:
         path = Path(hf_hub_download(source["hub"], filename, repo_type="dataset", **kwargs))
     except Exception as error:  # noqa: BLE001  (the hub's errors and the network's)
-        raise _hub_errors(source, "prompts.ceb", error) from error
+        raise hub_errors(source, "prompts.ceb", error) from error
     return path, {
         "kind": "hub",
         "id": source["hub"],
@@ -228,7 +181,7 @@ def load_ceb(source: dict[str, Any], subsets: Iterable[str]) -> dict[str, Source
         frame = ceb_frame(
             items, subset, source.get("text_field", "prompt"), str(path), source["variant"]
         )
-        tables[subset] = SourceTable(_clean(frame, info), info)
+        tables[subset] = SourceTable(clean(frame, info), info)
     return tables
 
 
@@ -236,21 +189,34 @@ def load_ceb(source: dict[str, Any], subsets: Iterable[str]) -> dict[str, Source
 # Sampling
 
 
+def _stream(subset: str) -> list[int]:
+    """The seed words of a subset's draw besides the seed: the paper's by their index (as
+    before sources existed), a source's by its name, so no draw depends on another's place."""
+    if subset in SUBSETS:
+        return [SUBSETS.index(subset)]
+    return [len(SUBSETS), zlib.crc32(subset.encode("utf-8"))]
+
+
 def _draw(
-    candidates: pd.DataFrame, n: int, subset: str, seed: int, on_shortfall: str, what: str
+    candidates: pd.DataFrame,
+    n: int,
+    subset: str,
+    seed: int,
+    on_shortfall: str,
+    what: str,
+    key: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     candidates = candidates.sort_values("prompt_id", kind="stable").reset_index(drop=True)
     available = len(candidates)
     if available < n:
-        message = (
-            f"prompts.subsets.{subset}: asked for {n} prompts ({what}), the source has {available}"
-        )
+        key = key or f"prompts.subsets.{subset}"
+        message = f"{key}: asked for {n} prompts ({what}), the source has {available}"
         if on_shortfall == "fail":
             raise PromptSetError(
                 message + " (set prompts.on_shortfall: take_available to use them all)"
             )
         log.warning("%s; taking all %d", message, available)
-    rng = np.random.default_rng([seed, SUBSETS.index(subset)])
+    rng = np.random.default_rng([seed, *_stream(subset)])
     take = min(n, available)
     chosen = np.sort(rng.choice(available, size=take, replace=False)) if take else []
     drawn = candidates.iloc[chosen].copy()
@@ -267,8 +233,10 @@ def sample_prompt_set(
     severe_threshold: float = 0.75,
     random_excludes_severe: bool = True,
     on_shortfall: str = "fail",
+    extra: dict[str, tuple[int, pd.DataFrame, str]] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
-    """Draw every subset asked for; returns the prompt set and per-subset counts."""
+    """Draw every subset asked for, the paper's then `extra`'s (subset -> n, candidates and the
+    config key of its source, in order); returns the prompt set and per-subset counts."""
     parts, counts = [], {}
     taken_texts: set[str] = set()
 
@@ -294,8 +262,26 @@ def sample_prompt_set(
         drawn, counts[subset] = _draw(fresh(pool), n, subset, seed, on_shortfall, what)
         taken_texts.update(drawn["text"].str.strip())
         parts.append(drawn)
+    for subset, (n, pool, key) in (extra or {}).items():
+        what = f"{key}, subset {subset}"
+        drawn, counts[subset] = _draw(fresh(pool), n, subset, seed, on_shortfall, what, key)
+        taken_texts.update(drawn["text"].str.strip())
+        parts.append(drawn)
     prompt_set = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
     return prompt_set[COLUMNS].reset_index(drop=True), counts
+
+
+def _source_pools(
+    configured: list[dict[str, Any]], tables: list[SourceTable]
+) -> dict[str, tuple[int, pd.DataFrame, str]]:
+    """Subset -> (n, its candidates, the config key of its source), source by source."""
+    pools = {}
+    for index, (source, table) in enumerate(zip(configured, tables, strict=True)):
+        frame = table.frame
+        for subset in source_subsets(source):
+            key = f"prompts.sources[{index}] ({source['name']})"
+            pools[subset] = (int(source["n"]), frame[frame["subset"] == subset], key)
+    return pools
 
 
 def build_prompt_set(
@@ -307,6 +293,7 @@ def build_prompt_set(
     wanted_ceb = [s for s in CEB_SUBSETS if subsets.get(s, 0) > 0]
     rtp = load_rtp(prompts["rtp"]) if wants_rtp else None
     ceb = load_ceb(prompts["ceb"], wanted_ceb) if wanted_ceb else {}
+    sources = [load_source(source, i) for i, source in enumerate(prompts.get("sources") or [])]
     if rtp is not None:
         log.info("RTP: %s", {k: v for k, v in rtp.info.items() if k != "sha256"})
     for subset, table in ceb.items():
@@ -319,6 +306,7 @@ def build_prompt_set(
         severe_threshold=prompts["severe_threshold"],
         random_excludes_severe=prompts["random_excludes_severe"],
         on_shortfall=prompts["on_shortfall"],
+        extra=_source_pools(prompts.get("sources") or [], sources),
     )
     write_table(prompt_set, out)
     record = {
@@ -331,6 +319,8 @@ def build_prompt_set(
         "sources": {
             "rtp": rtp.info if rtp is not None else None,
             "ceb": {subset: table.info for subset, table in ceb.items()},
+            # prompts.sources, by name: each one's commit (hub) or sha256 (file) and counts
+            "extra": {table.info["name"]: table.info for table in sources},
         },
         "subsets": counts,
         "total": int(len(prompt_set)),

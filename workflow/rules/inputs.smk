@@ -6,7 +6,7 @@ from finetox.results.trajectory_layout import (
     trajectory_models,
     trajectory_pairs,
 )
-from finetox.subsets import CEB_SUBSETS
+from finetox.subsets import CEB_SUBSETS, study_prompt_count
 
 
 def prompt_settings(wildcards):
@@ -24,6 +24,7 @@ def prompt_source_files(wildcards):
         files += [
             f"{ceb}/{subset}.json" for subset in CEB_SUBSETS if subsets.get(subset)
         ]
+    files += [s["path"] for s in config["prompts"]["sources"] if s.get("path")]
     return files
 
 

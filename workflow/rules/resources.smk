@@ -54,7 +54,7 @@ def scoring_runtime(wildcards, attempt):
 def compare_threads(wildcards):
     # chains sample in parallel threads, which pays on the paper's 2,400 scores per model; a
     # small prompt set is bound by compiling (one thread), so two jobs at once beat two threads
-    prompts = sum(n or 0 for n in config["prompts"]["subsets"].values())
+    prompts = study_prompt_count(config["prompts"])
     return min(config["compare"]["chains"], 4) if prompts >= 1000 else 1
 
 

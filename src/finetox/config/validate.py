@@ -23,6 +23,7 @@ from finetox.config.models import (
     model_entries,
     published_entry,
 )
+from finetox.config.prompt_sources import prompt_source_problems
 from finetox.config.schema import key_path, load_schema, schema_problems
 from finetox.config.sources import (
     classifier_problems,
@@ -57,6 +58,7 @@ def validate(
     problems.extend(_slug_problems(config))
     problems.extend(classifier_problems(config, workdir, buildable))
     problems.extend(data_source_problems(config, workdir))
+    problems.extend(prompt_source_problems(config, workdir))
     problems.extend(_trajectory_problems(config))
     return list(dict.fromkeys(problems))
 

@@ -106,6 +106,10 @@ def config_sources(study) -> list[Source]:
     if not ceb.get("path") and axes:
         files = tuple(ceb["hub_file"].format(variant=ceb["variant"], subset=a) for a in axes)
         add("dataset", ceb["hub"], ceb.get("revision"), "prompts.ceb", files_wanted=files)
+    for source in prompts.get("sources") or []:  # every file: the split's files are not named
+        if not source.get("path"):
+            add("dataset", source["hub"], source.get("revision"), f"prompts.sources.{source['name']}",
+                every_file=True)  # fmt: skip
     data = config["tune"]["data"]
     if study.tuned_sources() and not data.get("path"):
         add("dataset", data["hub"], data.get("revision"), "tune.data", every_file=True)

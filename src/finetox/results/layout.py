@@ -13,7 +13,7 @@ from typing import Any
 from finetox import paths
 from finetox.config import FORMAT_SUFFIX, ModelSpec, Study
 from finetox.pairs import COMPARISON_KINDS, KINDS, Pair
-from finetox.subsets import SUBSETS, TOTAL
+from finetox.subsets import TOTAL, study_subsets
 
 APPENDIX_MODELS = "appendix_a_models"
 # Sensitivity to the classifier (a study with two or more classifiers): three tables and a figure
@@ -69,7 +69,8 @@ def results_layout(study: Study) -> dict[str, Any]:
     several = len(config["scoring"]["classifiers"]) > 1
     sensitivity = [{"name": CLASSIFIER_FIGURE, "style": "classifier_verdicts"}] if several else []
     return {
-        "subsets": [subset for subset in SUBSETS if config["prompts"]["subsets"].get(subset)],
+        # the paper's six it asks for, then its sources' (prompts.sources), in source order
+        "subsets": study_subsets(config["prompts"]),
         "families": {key: (spec.get("label") or key) for key, spec in config["families"].items()},
         "classifiers": [
             {"name": c["name"], "threshold": c["threshold"]}
@@ -138,8 +139,7 @@ def _figures(study: Study, table: Mapping[str, Any]) -> list[dict[str, Any]]:
     if kind not in BY_SUBSET:
         stem = f"figure{number}_{kind}" if number else f"figure_{kind}"
         return [{"name": stem + suffix, "table": table["name"], "style": "total", "measure": "all"}]
-    asked = study.config["prompts"]["subsets"]
-    subsets = [TOTAL, *(subset for subset in SUBSETS if asked.get(subset))]
+    subsets = [TOTAL, *study_subsets(study.config["prompts"])]
     pairs = _paper_figure_pairs(study, table)
     figures = [
         {"name": f"figure{paper}_{kind}{suffix}", "table": table["name"], "style": "paper",

@@ -13,6 +13,7 @@ from typing import Any
 from finetox import paths
 from finetox.config import ModelSpec, Study
 from finetox.pairs import pair_name
+from finetox.subsets import study_subsets
 
 TRAJECTORY = "trajectory"
 FORGETTING = "forgetting"
@@ -47,7 +48,7 @@ def trajectory_layout(study: Study) -> dict[str, Any]:
         "seed": study.config["compare"]["seed"],
         # the score files' flags must be the primary classifier's (first), as for Tables 1-3
         "classifiers": [c["name"] for c in study.config["scoring"]["classifiers"]],
-        "subsets": [s for s, n in study.config["prompts"]["subsets"].items() if n],
+        "subsets": study_subsets(study.config["prompts"]),
         "tables": [
             name for name, wanted in ((TRAJECTORY, runs), (FORGETTING, positions)) if wanted
         ],

@@ -16,10 +16,11 @@ from typing import Any
 
 import pandas as pd
 
+from finetox.results.counts import percent_one_decimal
 from finetox.results.intervals import difference_hdi, rate_hdi, rate_posterior
 from finetox.results.reproduction.matching import arms, listed
 from finetox.results.reproduction.paper import PAPER_PROMPTS, SUBSET_ORDER
-from finetox.subsets import SUBSETS, subset_label
+from finetox.subsets import SUBSETS, TOTAL, subset_label
 
 REPRODUCTION_COLUMNS = [
     "table", "family", "model_paper", "slug", "arm", "model", "subset", "paper_pct", "ours_pct",
@@ -50,7 +51,7 @@ def reproduction_table(
         if not ran and row.slug not in not_run:
             not_run.append(row.slug)
         for arm, model in ran:
-            counts = percents[model]
+            counts = paper_subsets_total(percents[model])
             for subset in SUBSET_ORDER:
                 if subset in counts.index:
                     rows.append(_row(row, arm, model, subset, counts, hdi_prob))
@@ -62,6 +63,23 @@ def reproduction_table(
     frame = frame.astype({"table": "Int64", "toxic": "Int64", "n": "Int64", "paper_toxic": "Int64",
                           "paper_n": "Int64"})  # fmt: skip
     return frame, _notes(frame, paper, not_run, no_subset, subsets)
+
+
+def paper_subsets_total(counts: pd.DataFrame) -> pd.DataFrame:
+    """A model's counts with its Total over the paper's subsets alone, as the paper's Total is:
+    the subsets of a study's own prompt sources (prompts.sources) are left out of it."""
+    own = [subset for subset in counts.index if subset not in (*SUBSETS, TOTAL)]
+    if not own or TOTAL not in counts.index:
+        return counts
+    kept = counts.drop(index=own)
+    parts = kept.drop(index=TOTAL)
+    for column in kept.columns:
+        if column.startswith("pct"):
+            toxic = int(parts[column.replace("pct", "toxic", 1)].sum())
+            kept.at[TOTAL, column] = percent_one_decimal(toxic, int(parts["n"].sum()))
+        else:
+            kept.at[TOTAL, column] = int(parts[column].sum())
+    return kept
 
 
 def _row(row: Any, arm: str, model: str, subset: str, counts: pd.DataFrame, hdi_prob: float):
@@ -109,6 +127,12 @@ def _notes(
         notes.append(
             f"Left out, subsets this run lacks: {listed(subset_label(s) for s in lacking)}; our "
             f"Total is over the subsets it has, the paper's over all six."
+        )
+    own = [subset for subset in subsets if subset not in SUBSETS]
+    if own and not frame.empty:
+        notes.append(
+            f"Left out, the study's own prompt sources' subsets ({listed(own)}): the paper has "
+            f"none; our Total here is over the paper's subsets alone."
         )
     for model, missing in no_subset.items():
         notes.append(

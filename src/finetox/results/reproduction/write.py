@@ -16,11 +16,12 @@ from finetox.results import captions
 from finetox.results.counts import model_percents
 from finetox.results.inputs import SETTINGS, ComparisonFile, files_by_stem, read_comparison
 from finetox.results.reproduction.display import reproduction_display, verdicts_display
-from finetox.results.reproduction.matching import matched_models, matched_pairs
+from finetox.results.reproduction.matching import listed, matched_models, matched_pairs
 from finetox.results.reproduction.paper import read_paper_tables, read_paper_verdicts
 from finetox.results.reproduction.rates import reproduction_table
 from finetox.results.reproduction.verdicts import reproduction_verdicts
 from finetox.results.write import write_table_files
+from finetox.subsets import SUBSETS
 
 log = logging.getLogger("finetox.results")
 
@@ -75,6 +76,12 @@ def write_reproduction(
     table, table_notes = reproduction_table(paper, percents, hdi_prob, layout["subsets"])
     labels = {name: model["label"] for name, model in layout["models"].items()}
     compared, verdict_notes = reproduction_verdicts(verdicts, files, labels)
+    own = [subset for subset in layout["subsets"] if subset not in SUBSETS]
+    if own and not compared.empty:
+        verdict_notes.append(
+            f"Our Total verdicts are over every subset of the study, its own prompt sources' "
+            f"({listed(own)}) included; the paper's over its six."
+        )
     out_dir = Path(out_dir or paths.tables_dir())
     primary = layout["classifiers"][0]
     written = write_table_files(
