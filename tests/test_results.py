@@ -43,9 +43,12 @@ TOXIC = {
 
 def demo_config() -> dict:
     """The demo's study with a second classifier, without its trajectory (tables 1-3 here; the
-    trajectory's own outputs: tests/test_trajectory_results.py)."""
+    trajectory's own outputs: tests/test_trajectory_results.py) and without its own prompt
+    sources, as the fabricated files hold the paper's six subsets (the sources' columns:
+    tests/test_results_sources.py)."""
     config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
     config["tune"].pop("trajectory")
+    config["prompts"].pop("sources", None)
     config["scoring"]["classifiers"].append(
         {
             "name": "second",
