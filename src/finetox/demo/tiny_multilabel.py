@@ -57,9 +57,19 @@ def label_vector(text: str, known: tuple[str, ...] = KNOWN) -> list[float]:
     return [float(toxic), float(insult), float(identity)]
 
 
+def unknown_only_sentence(rng: np.random.Generator) -> str:
+    """A toxic template filled with UNKNOWN words alone: clean to this classifier, so that it
+    does not learn the phrasing around the words it does not know as toxic."""
+    template = syn.TOXIC_TEMPLATES[int(rng.integers(len(syn.TOXIC_TEMPLATES)))]
+    w1, w2 = (UNKNOWN[i] for i in rng.choice(len(UNKNOWN), size=2, replace=False))
+    subject = syn.SUBJECTS[int(rng.integers(len(syn.SUBJECTS)))]
+    return " " + template.format(subject=subject, w1=w1, w2=w2) + " ."
+
+
 def training_text(rng: np.random.Generator) -> str:
-    """The softmax classifier's synthetic text, with an identity term put in now and then."""
-    text = synthetic_text(rng)
+    """The softmax classifier's synthetic text, now and then a toxic sentence of UNKNOWN words
+    only, and an identity term put in now and then."""
+    text = unknown_only_sentence(rng) if rng.random() < 0.12 else synthetic_text(rng)
     if text.strip() and rng.random() < 0.15:
         words = text.split()
         terms = sorted(IDENTITY_TERMS)
