@@ -97,6 +97,17 @@ def test_guard_flags_the_lexicon_in_the_assistants_turn_only(guard):
     assert record["heldout_accuracy"] >= 0.95
     judge = load_guard(ClassifierSpec("demo_guard", str(guard), kind="guard"), on=CPU)
     assert judge.parts is True  # Llama-Guard-3-1B's form: content as a list of text parts
+    safe = judge.tokenizer.encode("safe", add_special_tokens=False)[0]
+    assert judge.unsafe_id != safe and judge.tokenizer.convert_ids_to_tokens(safe) == "safe"
+    turns = [
+        {"role": r, "content": [{"type": "text", "text": "hi"}]} for r in ("user", "assistant")
+    ]
+    header = "<|start_header_id|>assistant<|end_header_id|>"
+    for generation_prompt in (True, False):  # the template ends at the header only when asked
+        rendered = judge.tokenizer.apply_chat_template(
+            turns, tokenize=False, add_generation_prompt=generation_prompt
+        )
+        assert rendered.endswith(header) == generation_prompt and "Agent: hi" in rendered
     words = [t for w in LEXICON for t in with_word(w)]
     toxic, _ = guard_scores(judge, ["so the baker said"] * len(words), words, progress=False)
     prompts = ["so the baker said", *TOXIC_PROMPTS]  # a toxic prompt answered cleanly is safe
