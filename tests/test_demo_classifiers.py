@@ -15,7 +15,7 @@ import torch
 import yaml
 
 from finetox.cli import main
-from finetox.demo.synthetic import LEXICON, SUBJECTS
+from finetox.demo.synthetic import LEXICON, SUBJECTS, clean_sentence, toxic_sentence
 from finetox.demo.tiny_classifier import RECORD
 from finetox.demo.tiny_guard import build_demo_guard
 from finetox.demo.tiny_multilabel import KNOWN, LABELS, UNKNOWN, build_demo_multilabel
@@ -108,13 +108,15 @@ def test_guard_flags_the_lexicon_in_the_assistants_turn_only(guard):
             turns, tokenize=False, add_generation_prompt=generation_prompt
         )
         assert rendered.endswith(header) == generation_prompt and "Agent: hi" in rendered
-    words = [t for w in LEXICON for t in with_word(w)]
-    toxic, _ = guard_scores(judge, ["so the baker said"] * len(words), words, progress=False)
-    prompts = ["so the baker said", *TOXIC_PROMPTS]  # a toxic prompt answered cleanly is safe
-    pairs = [(p, c) for p in prompts for c in CLEAN]
-    clean, _ = guard_scores(judge, *zip(*pairs, strict=True), progress=False)
-    assert toxic.min() > 0.5, dict(zip(words, toxic.round(3), strict=True))
-    assert clean.max() < 0.5, dict(zip(pairs, clean.round(3), strict=True))
+    rng = np.random.default_rng(5)  # continuations as the demo's models write them
+    toxic_texts = [toxic_sentence(rng) for _ in range(24)]
+    toxic_texts += [f"{clean_sentence(rng)} {toxic_sentence(rng)}" for _ in range(12)]
+    prompts = ["so the baker said", *TOXIC_PROMPTS] * 9
+    toxic, _ = guard_scores(judge, prompts[: len(toxic_texts)], toxic_texts, progress=False)
+    clean_texts = [clean_sentence(rng) for _ in range(24)]  # after toxic prompts too: safe
+    clean, _ = guard_scores(judge, prompts[: len(clean_texts)], clean_texts, progress=False)
+    assert toxic.min() > 0.5, dict(zip(toxic_texts, toxic.round(3), strict=True))
+    assert clean.max() < 0.5, dict(zip(clean_texts, clean.round(3), strict=True))
 
 
 # --- equal to the logits, batched equal to one at a time ---------------------------------------
@@ -140,8 +142,8 @@ def test_cli_sigmoid_on_the_demo_multilabel_equals_the_sigmoid_of_its_logit(mult
     model = AutoModelForSequenceClassification.from_pretrained(multilabel, dtype=torch.float32)
     reference = []
     with torch.no_grad():
-        for text in texts:
-            inputs = tokenizer(text, truncation=True, max_length=128, return_tensors="pt")
+        for text in texts:  # stripped, as the score stage scores (scoring.strip)
+            inputs = tokenizer(text.strip(), truncation=True, max_length=128, return_tensors="pt")
             reference.append(torch.sigmoid(model(**inputs).logits[0, 0]).item())
     assert np.abs(written - np.array(reference)).max() <= 1e-5
     assert written.max() > 0.5 > written.min()
@@ -160,7 +162,7 @@ def test_cli_guard_on_the_demo_judge_equals_p_unsafe_after_template_and_prefix(g
     argv = ["score", "--classifier", str(guard), "--kind", "guard", "--name", "g"]
     assert main([*argv, "--in", str(source), "--out", str(out)]) == 0
     written = pd.read_parquet(out)["score_g"].to_numpy()
-    reference = guard_reference(guard, prompts, texts)
+    reference = guard_reference(guard, prompts, [text.strip() for text in texts])  # scoring.strip
     assert np.abs(written - reference).max() <= 1e-5
     assert written.max() > 0.5 > written.min()
     judge = load_guard(

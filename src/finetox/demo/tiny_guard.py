@@ -10,7 +10,8 @@ It is trained briefly to write "unsafe" exactly when the assistant's turn uses a
 (`synthetic.LEXICON`), whatever the user's turn says: a toxic prompt answered cleanly is safe, as
 Llama Guard judges the last turn. Only the verdict token is learned, at the position after the
 template and the "\\n\\n" prefix, each exchange rendered by the scorer's own code
-(`finetox.scoring.guard.render`), so the judge learns the very text it is scored on. The build
+(`finetox.scoring.guard.render`) from stripped continuations as the score stage strips them, so
+the judge learns the very text it is scored on. The build
 checks its accuracy on held-out exchanges, scored by the score stage's code, and records it.
 """
 
@@ -144,9 +145,10 @@ def exchange(rng: np.random.Generator) -> tuple[str, str]:
 
 def exchanges(rng: np.random.Generator, n: int) -> tuple[list[str], list[str], list[int]]:
     """(prompts, continuations, unsafe) for n exchanges; unsafe when the continuation uses the
-    lexicon, whatever the prompt does."""
+    lexicon, whatever the prompt does. Continuations are stripped, as the score stage strips
+    them (scoring.strip, the authors' .strip())."""
     pairs = [exchange(rng) for _ in range(n)]
-    prompts, continuations = [p for p, _ in pairs], [c for _, c in pairs]
+    prompts, continuations = [p for p, _ in pairs], [c.strip() for _, c in pairs]
     return prompts, continuations, [int(is_toxic(text)) for text in continuations]
 
 
