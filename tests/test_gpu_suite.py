@@ -30,6 +30,10 @@ TUNING_KEYS = (
     "generation_4bit_adapter",
 )
 SCORING_KEYS = ("texts_per_s", "per_text_loop_texts_per_s", "ratio", "max_abs_diff")
+GUARD_KEYS = (
+    "texts_per_s", "wall_s", "peak_gpu_mem_gib", "load_s", "template_tokens",
+    "median_exchange_tokens", "max_abs_diff_one_at_a_time",
+)  # fmt: skip
 ESTIMATE_KEYS = ("gpu_hours", "generation_h", "tuning_h", "scoring_h", "models")
 OPTION_KEYS = ("ratio", "identical_tokens", "identical_share", "kept")
 # Options a CPU runs (the others need CUDA kernels or take minutes to compile there).
@@ -97,6 +101,9 @@ def test_smoke_has_every_key_with_sane_values(smoke):
         check_value(smoke["tuning"], key, "tuning")
     for key in SCORING_KEYS:
         check_value(smoke["scoring"], key, "scoring")
+    for key in GUARD_KEYS:
+        check_value(smoke["guard"], key, "guard")
+    assert "## Guard judge: Llama-Guard-3-1B shape" in smoke["_markdown"]
     for key in ESTIMATE_KEYS:
         check_value(smoke["estimate"], key, "estimate")
     assert smoke["estimate"]["models"] == 28
@@ -114,6 +121,11 @@ def test_smoke_results_hold_on_a_cpu(smoke):
         assert entry["batched_equals_one_at_a_time"], entry["one_at_a_time"]
         assert entry["authors_loop_identical"] == entry["authors_loop_prompts_measured"]
     assert smoke["scoring"]["max_abs_diff"] < 1e-4
+    guard = smoke["guard"]  # the guard scorer on the toy judge: batched = one at a time
+    assert guard["texts"] == smoke["suite"]["sizes"]["texts"] and guard["texts_per_s"] > 0
+    assert guard["content_as_parts"] and guard["dtype"] == "float32"
+    assert guard["max_abs_diff_one_at_a_time"] < 1e-5 and guard["truncated"] == 0
+    assert 0 < guard["score_range"][0] <= guard["score_range"][1] < 1
     tuning = smoke["tuning"]
     assert tuning["global_step"] == tuning["steps"]
     assert tuning["ran"] == {
@@ -128,7 +140,8 @@ def test_smoke_results_hold_on_a_cpu(smoke):
 def test_smoke_cuda_only_figures_are_skipped_not_made_up(smoke):
     if smoke["machine"]["cuda"]:
         pytest.skip("CUDA is here")
-    for entry in [*smoke["generation"]["models"].values(), smoke["tuning"], smoke["scoring"]]:
+    entries = [smoke["tuning"], smoke["scoring"], smoke["guard"]]
+    for entry in [*smoke["generation"]["models"].values(), *entries]:
         assert entry["peak_gpu_mem_gib"] is None
         assert "no CUDA" in entry["skipped"]["peak_gpu_mem_gib"]
     assert "stand_in" in smoke["tuning"] and "stand_in" in smoke["gpu_lock"]
@@ -227,6 +240,14 @@ def test_configs_are_the_real_architectures():
     assert (gemma.num_key_value_heads, gemma.head_dim, gemma.intermediate_size) == (4, 256, 9216)
     assert (gemma.vocab_size, gemma.sliding_window) == (256000, 4096)
     assert (gemma.attn_logit_softcapping, gemma.final_logit_softcapping) == (50.0, 30.0)
+    guard = shapes.guard_config(smoke=False)  # Llama-Guard-3-1B: Llama-3.2-1B's shape
+    assert (guard.hidden_size, guard.num_hidden_layers, guard.num_attention_heads) == (2048, 16, 32)
+    assert (guard.num_key_value_heads, guard.intermediate_size, guard.vocab_size) == (
+        8,
+        8192,
+        128256,
+    )
+    assert guard.tie_word_embeddings and guard.head_dim == 64
     for smoke in (shapes.llama_config(smoke=True), shapes.gemma_config(smoke=True)):
         assert smoke.num_key_value_heads < smoke.num_attention_heads  # GQA in the toys too
     assert shapes.llama_config(smoke=True).rope_scaling["rope_type"] == "llama3"
@@ -255,7 +276,7 @@ def test_workload_lengths_and_id_tokenizer():
 @pytest.mark.gpu
 def test_on_cuda(tmp_path):
     """On a GPU, at a small scale: the CUDA-only figures are there and the checks hold."""
-    parts = "scoring,gpu_lock,gemma,tuning"
+    parts = "scoring,guard,gpu_lock,gemma,tuning"
     done = run_suite(tmp_path, "--scale", "0.05", "--only", parts, "--tune-model", "gemma-2-2b")
     document = json.loads((tmp_path / "gpu_suite.json").read_text())
     assert done.returncode == 0, (document["errors"], done.stderr[-3000:])
@@ -267,6 +288,9 @@ def test_on_cuda(tmp_path):
     assert tuning["peak_gpu_mem_gib"] > 0 and tuning["adapter_reloads_in_4bit"]
     assert document["scoring"]["dtype"] == "float16"
     assert document["scoring"]["max_abs_diff_float32"] < 1e-4
+    guard = document["guard"]
+    assert guard["dtype"] == "bfloat16" and guard["peak_gpu_mem_gib"] > 0
+    assert guard["texts_per_s"] > 0 and guard["model"]["params"] > 1e9
     lock = document["gpu_lock"]
     assert lock["second_waits"]["ok"] and lock["second_waits"]["both_used_the_gpu"]
     if len(lock["pool"]) >= 2:

@@ -28,6 +28,10 @@ PAPER_JOBS = {
 }
 DEMO_JOBS = {
     "build_prompt_set": 1,
+    "build_demo_classifier": 1,
+    "build_demo_multilabel": 1,  # the sigmoid classifier
+    "build_demo_guard": 1,  # the guard judge
+    "build_demo_lms": 1,
     "tune": 1,
     "tune_point": 3,  # the trajectory: steps 5, 10 and 20 of the Dolly run
     "generate": 8,

@@ -3,7 +3,7 @@
 A lent GPU comes for 15 minutes in all, so this one command answers every GPU question at once and
 writes one JSON and a Markdown summary (docs/gpu.md: how to run it there and read it). Real weights
 cannot be downloaded there, so the models are random weights with the real architectures' configs
-(Llama-3.1-8B, Gemma-2-2B, a RoBERTa-base classifier): speed and memory are the real models'; the
+(Llama-3.1-8B, Gemma-2-2B, a RoBERTa-base classifier, Llama-Guard-3-1B): speed and memory are the real models'; the
 tokens are not. Prompts are random token ids with RTP-like lengths, spelled as words of a tokenizer
 whose vocabulary is the model's ("t123" is id 123), so the tokenizer costs what a real one does and
 every id decodes.
@@ -20,6 +20,9 @@ every id decodes.
               loaded again through finetox.generation.load_model must come back on a 4-bit base
   scoring     finetox.scoring.score_texts (float16 on a GPU) against the evaluate-style per-text
               pipeline loop: texts/s, ratio, largest score difference
+  guard       a Llama-Guard-3-1B-shaped judge (random weights, a chat template of Llama Guard
+              3's layout) through finetox.scoring's guard scorer on conversations of the study's
+              lengths: texts/s, peak GPU memory, batched against one at a time on a sample
   gpu_lock    finetox.devices as the workstation profile's jobs use it: two jobs at once get
               different GPUs; with every GPU taken, a second job waits, then runs
   options     a static KV cache with and without torch.compile, SDPA backends, eager attention,
@@ -43,7 +46,7 @@ Modules, one job each:
 - shapes: the real and toy architectures' configs; models: the id tokenizer, random-weight models;
 - workload: prompt lengths and texts, Dolly-like records; measure: clocks, GPU memory, counters,
   timed greedy decoding; siblings: the other benchmarks' code the suite reuses;
-- the parts: generation, tuning, scoring, lock (the GPU-lock jobs), options, estimate (the study's
+- the parts: generation, tuning, scoring, guard (the guard judge), lock (the GPU-lock jobs), options, estimate (the study's
   GPU hours and the targets);
 - suite: what a run knows (sizes, folders, the result so far, the clock); machine: what it ran on;
   report: the JSON and the Markdown; main: arguments, the budget, the parts in order.

@@ -68,6 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def part_runners() -> dict[str, Callable[[Suite], None]]:
     from .generation import measure_generation
+    from .guard import measure_guard
     from .lock import measure_gpu_lock
     from .options import measure_options
     from .scoring import measure_scoring
@@ -75,6 +76,7 @@ def part_runners() -> dict[str, Callable[[Suite], None]]:
 
     return {
         "scoring": measure_scoring,
+        "guard": measure_guard,
         "gpu_lock": measure_gpu_lock,
         LLAMA: lambda suite: measure_generation(suite, LLAMA),
         "tuning": measure_tuning,

@@ -138,6 +138,24 @@ def scoring_lines(doc: dict[str, Any]) -> list[str]:
     ]
 
 
+def guard_lines(doc: dict[str, Any]) -> list[str]:
+    guard = doc["guard"]
+    if "texts_per_s" not in guard:
+        return []
+    return [
+        f"## Guard judge: Llama-Guard-3-1B shape, {guard['texts']} exchanges",
+        "",
+        f"- finetox's guard scorer ({guard['dtype']}): {show(guard['texts_per_s'], '', 4)} "
+        f"texts/s ({show(guard['wall_s'])} s); peak GPU memory "
+        f"{show(guard.get('peak_gpu_mem_gib'), ' GiB')}",
+        f"- template {guard['template_tokens']} tokens, median exchange "
+        f"{show(guard['median_exchange_tokens'], '', 4)} tokens; batched against one at a time "
+        f"(first {min(16, guard['texts'])}): largest difference "
+        f"{show(guard['max_abs_diff_one_at_a_time'])}",
+        "",
+    ]
+
+
 def lock_lines(doc: dict[str, Any]) -> list[str]:
     lock = doc["gpu_lock"]
     if "second_waits" not in lock:
@@ -219,7 +237,7 @@ def closing_lines(doc: dict[str, Any]) -> list[str]:
 
 def markdown(doc: dict[str, Any]) -> str:
     sections = (
-        header_lines, generation_lines, tuning_lines, scoring_lines, lock_lines, options_lines,
-        estimate_lines, closing_lines,
+        header_lines, generation_lines, tuning_lines, scoring_lines, guard_lines, lock_lines,
+        options_lines, estimate_lines, closing_lines,
     )  # fmt: skip
     return "\n".join(line for section in sections for line in section(doc)) + "\n"

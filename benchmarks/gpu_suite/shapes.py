@@ -69,6 +69,38 @@ def gemma_config(smoke: bool):
     )
 
 
+def guard_config(smoke: bool):
+    """Llama-Guard-3-1B (Llama-3.2-1B's shape): GQA (32 query, 8 key/value heads), head_dim 64,
+    llama3 rope scaling (factor 32), a 128k vocabulary with tied embeddings."""
+    from transformers import LlamaConfig
+
+    sizes = (
+        dict(hidden_size=64, intermediate_size=192, num_hidden_layers=2, num_attention_heads=4,
+             num_key_value_heads=2, vocab_size=2304)
+        if smoke
+        else dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
+                  num_attention_heads=32, num_key_value_heads=8, vocab_size=128256)
+    )  # fmt: skip
+    special = sizes["vocab_size"] - 256
+    return LlamaConfig(
+        **sizes,
+        max_position_embeddings=131072,
+        rope_theta=500000.0,
+        rope_scaling={
+            "rope_type": "llama3",
+            "factor": 32.0,
+            "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 8192,
+        },
+        rms_norm_eps=1e-5,
+        hidden_act="silu",
+        bos_token_id=special,
+        eos_token_id=special + 1,
+        tie_word_embeddings=True,
+    )
+
+
 class Shape(NamedTuple):
     make_config: Callable[[bool], Any]  # smoke -> the transformers config
     params_b: float  # as config/config.yaml lists the family's models

@@ -11,15 +11,24 @@ DOLLY_RECORDS = 15011  # databricks-dolly-15k, one epoch of the tune stage
 AUTHORS_BATCH = 16  # the seed authors' loop (benchmarks/generation.py, SEED_BATCH_SIZE)
 
 LLAMA, GEMMA = "llama-3.1-8b", "gemma-2-2b"
-PARTS = ("scoring", "gpu_lock", LLAMA, "tuning", GEMMA, "options")  # in the order they run
+PARTS = ("scoring", "guard", "gpu_lock", LLAMA, "tuning", GEMMA, "options")  # in the order they run
 PART_ALIASES = {
     "llama": LLAMA,
     "gemma": GEMMA,
     "generation": f"{LLAMA},{GEMMA}",
     "lock": "gpu_lock",
+    "llama-guard": "guard",
 }
 # Seconds a part needs at full size (scale 1) to be worth starting; smoke parts need little.
-RESERVE_S = {"scoring": 45, "gpu_lock": 40, LLAMA: 150, "tuning": 110, GEMMA: 100, "options": 60}
+RESERVE_S = {
+    "scoring": 45,
+    "guard": 40,
+    "gpu_lock": 40,
+    LLAMA: 150,
+    "tuning": 110,
+    GEMMA: 100,
+    "options": 60,
+}
 SMOKE_RESERVE_S = 5.0
 
 
@@ -35,7 +44,7 @@ class Sizes:
     dolly_median: int  # tokens of the median Dolly-like record (lognormal)
     dolly_sigma: float
     dolly_max: int
-    texts: int  # scoring
+    texts: int  # scoring, and the guard judge's exchanges
     reference_texts: int  # of those, through the per-text loop
     lock_hold_s: float  # how long each lock job holds its device
     options_prompts: int  # of the generation workload, through each option and the default

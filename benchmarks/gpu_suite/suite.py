@@ -54,6 +54,7 @@ def empty_result(args: argparse.Namespace, sizes: Sizes, work: Path) -> dict[str
         "generation": {"workload": {}, "models": {}},
         "tuning": {},
         "scoring": {},
+        "guard": {},
         "gpu_lock": {},
         "options": {},
         "estimate": {},

@@ -14,6 +14,8 @@ FIGURE_FORMATS = ("png", "pdf")
 # demo models the workflow builds itself (config demo.build_models)
 DEMO_LMS = ("base", "instruct", "community-same", "community-toxic")
 DEMO_CLASSIFIER = "classifier"
+DEMO_MULTILABEL = "classifier-multilabel"  # the demo's sigmoid classifier
+DEMO_GUARD = "classifier-guard"  # the demo's guard judge
 
 
 def prompt_set(root: str = RESULTS) -> str:

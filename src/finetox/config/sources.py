@@ -73,7 +73,7 @@ def demo_buildable(config: dict) -> dict[str, str]:
     demo = config.get("demo")
     root = config.get("results_dir", paths.RESULTS)
     if isinstance(demo, dict) and demo.get("build_models") and isinstance(root, str):
-        names = (*paths.DEMO_LMS, paths.DEMO_CLASSIFIER)
+        names = (*paths.DEMO_LMS, paths.DEMO_CLASSIFIER, paths.DEMO_MULTILABEL, paths.DEMO_GUARD)
         root = posixpath.normpath(root)
         return {name: str(Path(paths.demo_model(name, root))) for name in names}
     return {}

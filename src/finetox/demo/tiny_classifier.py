@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -141,9 +142,9 @@ def train_tokenizer(rng: np.random.Generator, vocab_size: int = 1000):
     )
 
 
-def roberta_config(vocab_size: int, max_length: int, **sizes):
+def roberta_config(vocab_size: int, max_length: int, labels: dict[int, str] = LABELS, **sizes):
     """A RoBERTa classifier config with this tokenizer's special ids and the demo's labels;
-    `sizes` are RobertaConfig's (hidden_size, num_hidden_layers, ...)."""
+    `sizes` are RobertaConfig's (hidden_size, num_hidden_layers, problem_type, ...)."""
     from transformers import RobertaConfig
 
     return RobertaConfig(
@@ -153,8 +154,8 @@ def roberta_config(vocab_size: int, max_length: int, **sizes):
         pad_token_id=1,
         bos_token_id=0,
         eos_token_id=2,
-        id2label=LABELS,
-        label2id={name: index for index, name in LABELS.items()},
+        id2label=labels,
+        label2id={name: index for index, name in labels.items()},
         **sizes,
     )
 
@@ -203,6 +204,29 @@ def heldout_accuracy(folder: str | os.PathLike, seed: int, n: int = 1000) -> flo
     return float(np.mean((scores > 0.5) == np.array(labels, dtype=bool)))
 
 
+def built_atomically(
+    out: Path, write: Callable[[Path], dict[str, Any]], min_accuracy: float, what: str
+) -> dict[str, Any]:
+    """Save a demo model through `write` (which saves into the folder it is given and returns
+    the build's record, with its held-out accuracy) into a private folder beside `out`; record
+    it there and move it into place only when the accuracy reaches `min_accuracy`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        record = write(building)
+        if record["heldout_accuracy"] < min_accuracy:
+            raise RuntimeError(
+                f"{what} reached only {record['heldout_accuracy']:.3f} held-out accuracy "
+                f"(needs {min_accuracy}); not saved"
+            )
+        (building / RECORD).write_text(json.dumps(record, indent=2) + "\n")
+        apply_umask(building)  # mkdtemp made it private (0700), safetensors its weights (0600)
+        os.replace(building, out)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return record
+
+
 def build_demo_classifier(
     out: str | os.PathLike, *, seed: int = 0, n_train: int = 2400, threads: int = 1
 ) -> dict[str, Any]:
@@ -219,39 +243,31 @@ def build_demo_classifier(
     texts, labels = labelled_texts(np.random.default_rng([seed, 2]), n_train)
     torch.manual_seed(seed)
     model = tiny_roberta(len(tokenizer))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     threads_before = torch.get_num_threads()
     torch.set_num_threads(threads)
-    try:
+
+    def write(building: Path) -> dict[str, Any]:
         _train(model, tokenizer, texts, labels, seed)
         model.save_pretrained(building)
         tokenizer.save_pretrained(building)
-        accuracy = heldout_accuracy(building, seed)
-        record = {
+        return {
             "seed": seed,
             "n_train": n_train,
             "toxic_share_train": float(np.mean(labels)),
-            "heldout_accuracy": accuracy,
+            "heldout_accuracy": heldout_accuracy(building, seed),
             "labels": LABELS,
             "max_length": MAX_LENGTH,
             "vocab_size": len(tokenizer),
             "build_seconds": round(time.perf_counter() - started, 1),
         }
-        if accuracy < MIN_ACCURACY:
-            raise RuntimeError(
-                f"demo classifier reached only {accuracy:.3f} held-out accuracy "
-                f"(needs {MIN_ACCURACY}); not saved"
-            )
-        (building / RECORD).write_text(json.dumps(record, indent=2) + "\n")
-        apply_umask(building)  # mkdtemp made it private (0700), safetensors its weights (0600)
-        os.replace(building, out)
+
+    try:
+        record = built_atomically(out, write, MIN_ACCURACY, "demo classifier")
     finally:
         torch.set_num_threads(threads_before)
-        shutil.rmtree(building, ignore_errors=True)
     log.info(
         "demo classifier: held-out accuracy %.3f, %d training texts (%.0f%% hate), built in %.1f s",
-        accuracy,
+        record["heldout_accuracy"],
         n_train,
         100 * record["toxic_share_train"],
         record["build_seconds"],

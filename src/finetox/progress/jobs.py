@@ -24,7 +24,8 @@ ITEMS = {
 }
 # the order a study runs its rules in
 RULES = (
-    "build_prompt_set", "build_demo_classifier", "build_demo_lms", "tune", "tune_point",
+    "build_prompt_set", "build_demo_classifier", "build_demo_multilabel", "build_demo_guard",
+    "build_demo_lms", "tune", "tune_point",
     "generate", "score", "compare", "write_tables", "plot_figures", "write_trajectory",
     "reproduce", "write_sampled_table",
 )  # fmt: skip
@@ -147,6 +148,8 @@ def study_jobs(study: Any) -> list[Job]:
     wildcards = {
         "build_prompt_set": [None],
         "build_demo_classifier": [None] if study.config["demo"]["build_models"] else [],
+        "build_demo_multilabel": [None] if study.config["demo"]["build_models"] else [],
+        "build_demo_guard": [None] if study.config["demo"]["build_models"] else [],
         "build_demo_lms": [None] if study.config["demo"]["build_models"] else [],
         "tune": list(study.tuned_sources()),
         "tune_point": [
