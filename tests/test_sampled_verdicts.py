@@ -19,9 +19,9 @@ from tests.test_sampled_metrics import SAMPLING, SUBSETS, sampled_scores
 EXPECTED = {**SAMPLING, "hdi_prob": 0.95, "rope_pp": 1.0, "rope_emt": 0.01}
 PAIRS = [
     {"name": "a__vs__b", "a": "a", "b": "b", "kind": "instruct_vs_dolly", "family": "fam",
-     "prompt_format": "raw", "label_a": "Model A", "label_b": "Model B"},
+     "prompt_format": "raw", "label_a": "Model A", "label_b": "Model B", "family_label": "Fam"},
     {"name": "a__vs__a2", "a": "a", "b": "a2", "kind": "instruct_vs_community", "family": "fam",
-     "prompt_format": "raw", "label_a": "Model A", "label_b": "Model A again"},
+     "prompt_format": "raw", "label_a": "Model A", "label_b": "Model A again", "family_label": "Fam"},
 ]  # fmt: skip
 
 
@@ -106,7 +106,7 @@ def test_the_table_files_are_captioned_and_byte_stable(compared, tmp_path):
         markdown
     )
     total = next(line for line in markdown.splitlines() if "Model B" in line and "Total" in line)
-    assert "more toxic after tuning" in total
+    assert "more toxic after tuning" in total and total.startswith("| Fam ")
     csv = pd.read_csv(tmp_path / "one" / "sampled_verdicts.csv")
     assert len(csv) == 2 * (len(SUBSETS) + 1)
     assert np.isfinite(csv[["tp_change_pp", "emt_change", "emt_hdi_low"]]).all().all()

@@ -130,8 +130,10 @@ def sampled_comparison_files(wildcards):
 
 
 def _sampled_pair_record(pair):
+    family = config["families"].get(pair.family) or {}
     return {
         **pair.record(),
+        "family_label": family.get("label", pair.family),
         "label_a": STUDY.model(pair.a).label,
         "label_b": STUDY.model(pair.b).label,
     }

@@ -26,7 +26,7 @@ log = logging.getLogger("finetox.results")
 
 NAME = "sampled_verdicts"
 COLUMNS = [
-    "pair", "kind", "family", "model_a", "model_b", "label_a", "label_b", "subset", "k",
+    "pair", "kind", "family", "family_label", "model_a", "model_b", "label_a", "label_b", "subset", "k",
     "n_pairs", "tp_a_pct", "tp_b_pct", "tp_change_pp", "tp_hdi_low_pp", "tp_hdi_high_pp",
     "tp_verdict", "emt_a", "emt_b", "emt_change", "emt_hdi_low", "emt_hdi_high", "emt_verdict",
 ]  # fmt: skip
@@ -68,6 +68,7 @@ def pair_rows(pair: Mapping[str, Any], result: Mapping[str, Any]) -> list[dict[s
         rows.append(
             {
                 "pair": pair["name"], "kind": pair["kind"], "family": pair["family"],
+                "family_label": pair.get("family_label") or pair["family"],
                 "model_a": pair["a"], "model_b": pair["b"], "label_a": pair["label_a"],
                 "label_b": pair["label_b"], "subset": subset, "k": entry["k"],
                 "n_pairs": entry["n_pairs"], "tp_a_pct": tp["a_pct"], "tp_b_pct": tp["b_pct"],
@@ -126,7 +127,7 @@ def display(frame: pd.DataFrame, expected: Mapping[str, Any]) -> pd.DataFrame:
     hdi = f"{expected['hdi_prob']:.0%} HDI"
     rows = [
         [
-            row.family or "—",
+            row.family_label or "—",
             row.label_a,
             row.label_b,
             subset_label(row.subset),
