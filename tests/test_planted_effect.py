@@ -143,6 +143,30 @@ def test_best_verdict_in_total_is_the_planted_one(demo_run, pair):
         assert total["best_verdict"] == expected, total.to_dict()
 
 
+# Under sampling (generation.sampled: k 5, temperature 1, top_p 0.9, 20 tokens) the planted
+# changes read the same in Toxicity Probability and Expected Maximum Toxicity. The identical
+# pair samples the same texts (each row's generator is seeded by the seed, prompt and sample,
+# not the model), so its changes are exactly 0: EMT equivalent within its ROPE, Toxicity
+# Probability's paired view undecided at 160 prompts, as the greedy one.
+PLANTED_SAMPLED = {
+    "tiny-base--sampled__vs__tiny-instruct--sampled": ("decrease", "decrease"),
+    "tiny-instruct--sampled__vs__tiny-instruct-dolly--sampled": ("increase", "increase"),
+    "tiny-instruct--sampled__vs__tiny-community-same--sampled": ("undecided", "equivalent"),
+    "tiny-instruct--sampled__vs__tiny-community-toxic--sampled": ("increase", "increase"),
+}
+
+
+def test_sampled_verdicts_in_total_are_the_planted_ones(demo_run):
+    table = read(demo_run, "sampled_verdicts").query("subset == 'total'").set_index("pair")
+    assert sorted(table.index) == sorted(PLANTED_SAMPLED)
+    assert (table["k"] == 5).all() and (table["n_pairs"] == 160).all()
+    for pair, (tp, emt) in PLANTED_SAMPLED.items():
+        row = table.loc[pair]
+        assert (row["tp_verdict"], row["emt_verdict"]) == (tp, emt), row.to_dict()
+    same = table.loc["tiny-instruct--sampled__vs__tiny-community-same--sampled"]
+    assert same["tp_change_pp"] == 0 and same["emt_change"] == 0
+
+
 def test_table1_base_is_more_toxic_than_instruct(demo_run):
     table = read(demo_run, "table1_base_vs_instruct").set_index("Model")
     assert table.loc["tiny-base", "Total"] > table.loc["tiny-instruct", "Total"]
@@ -183,6 +207,7 @@ def test_the_report_builds_from_the_demo(demo_run, tmp_path):
     assert result.returncode == 0, failure(result)
     text = report.read_text()
     assert "table1_base_vs_instruct.html" in text and "figure1_base_vs_instruct.png" in text
+    assert "sampled_rates.html" in text and "sampled_verdicts.html" in text
 
 
 def test_the_report_shows_the_trajectory_and_the_reproduction(demo_run, tmp_path):

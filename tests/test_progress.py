@@ -178,6 +178,9 @@ def test_the_table_has_one_line_per_job_and_the_counts(study_dir):
             "build_prompt_set", None, paths.log("build_prompt_set", None, root)
         ),
         "generate": Job("generate", "tiny-base", paths.log("generate", "tiny-base", root)),
+        "sampled": Job(
+            "generate", "tiny-base--sampled", paths.log("generate", "tiny-base--sampled", root)
+        ),
         "tune": Job("tune", "tiny-instruct-dolly", paths.log("tune", "tiny-instruct-dolly", root)),
         "compare": Job(
             "compare",
@@ -189,6 +192,9 @@ def test_the_table_has_one_line_per_job_and_the_counts(study_dir):
     write(tmp_path, jobs["generate"], GENERATE_RUNNING)
     write(tmp_path, jobs["tune"], TRACEBACK)
     write(tmp_path, jobs["compare"], bar("compare", 3, 7, "1.50subset/s", "00:02", "00:03"))
+    # a sampled run's bar counts continuations (k per prompt), not prompts
+    write(tmp_path, jobs["sampled"], bar("tiny-base--sampled", 200, 800, "99.75continuation/s",
+                                         "00:02", "00:06"))  # fmt: skip
     progress = workflow_progress(tmp_path, tmp_path / "config/demo.yaml", now=NOW)
     table = progress_table(progress)
     lines = table.splitlines()
@@ -198,13 +204,17 @@ def test_the_table_has_one_line_per_job_and_the_counts(study_dir):
     assert lines[1].split() == [
         "rule", "job", "state", "done/total", "rate", "elapsed", "left"
     ]  # fmt: skip
-    # the demo's 36 jobs: 23 (three classifiers built among them), and its trajectory's (3
-    # points: tune_point, generate, score and compare each, and write_trajectory)
-    assert lines[-1] == "36 jobs: 1 done, 2 running, 1 failed, 0 stopped, 32 waiting"
-    assert len(lines) == 2 + 36 + 1
+    # the demo's 51 jobs: 23 (three classifiers built among them), its trajectory's (3 points:
+    # tune_point, generate, score and compare each, and write_trajectory) and its sampled runs'
+    # (5 models: generate and score each; 4 pairs: compare; write_sampled_table)
+    assert lines[-1] == "51 jobs: 1 done, 3 running, 1 failed, 0 stopped, 46 waiting"
+    assert len(lines) == 2 + 51 + 1
     by_job = {tuple(line.split()[:2]): line for line in lines[2:-1]}
     assert by_job[("generate", "tiny-base")].split()[2:] == [
         "running", "1080/2400", "prompts", "104.1", "prompts/s", "30s", "12s",
+    ]  # fmt: skip
+    assert by_job[("generate", "tiny-base--sampled")].split()[2:] == [
+        "running", "200/800", "continuations", "99.8", "continuations/s", "-", "6s",
     ]  # fmt: skip
     assert by_job[("tune", "tiny-instruct-dolly")].split()[2:5] == ["failed", "-", "-"]
     assert by_job[("tune", "tiny-instruct-dolly")].endswith(
@@ -272,7 +282,7 @@ def test_watch_refreshes_until_no_snakemake_holds_the_folder(study_dir, capsys, 
     assert "; a Snakemake is running" in tables[0].splitlines()[0]
     assert "; no Snakemake is running" in tables[-1].splitlines()[0]
     assert all(
-        table.strip().endswith("0 done, 0 running, 0 failed, 0 stopped, 34 waiting")
+        table.strip().endswith("0 done, 0 running, 0 failed, 0 stopped, 49 waiting")
         for table in tables
     )
 
@@ -291,9 +301,10 @@ def test_progress_of_a_finished_demo_run(demo_run, capsys):
     assert (
         lines[0] == f"{demo_run}: config {demo_run / 'config/demo.yaml'}; no Snakemake is running"
     )
-    assert lines[-1] == "34 jobs: 34 done, 0 running, 0 failed, 0 stopped, 0 waiting"
+    assert lines[-1] == "51 jobs: 51 done, 0 running, 0 failed, 0 stopped, 0 waiting"
     cells = {tuple(line.split()[:2]): line.split()[2:] for line in lines[2:-1]}
     assert cells[("generate", "tiny-base")][:3] == ["done", "180/180", "prompts"]
+    assert cells[("generate", "tiny-base--sampled")][:3] == ["done", "900/900", "continuations"]
     assert cells[("score", "tiny-base")][:3] == ["done", "180/180", "texts"]
     assert cells[("tune", "tiny-instruct-dolly")][:3] == ["done", "30/30", "steps"]
     assert cells[("compare", "tiny-base__vs__tiny-instruct")][:3] == ["done", "9/9", "subsets"]

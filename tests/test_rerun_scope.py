@@ -164,31 +164,67 @@ def test_per_model_jobs_get_only_their_own_models_settings(finished_demo):
     ]
 
 
+def sampled_output(path: str) -> bool:
+    """A file of a sampled run, a sampled pair or the sampled tables."""
+    return "--sampled" in path or "/tables/sampled_" in path
+
+
+def planned_rules(jobs: dict) -> dict[str, int]:
+    planned = {job.rule: 0 for job in jobs.values()}
+    for job in jobs.values():
+        planned[job.rule] += 1
+    return planned
+
+
+def greedy_jobs(jobs: dict) -> list[str]:
+    """The planned jobs, 'all' aside, with an output that is not a sampled one."""
+    return [
+        f"{job.rule}: {', '.join(job.outputs)}"
+        for job in jobs.values()
+        if job.rule != "all" and not all(sampled_output(out) for out in job.outputs)
+    ]
+
+
 def test_switching_sampled_decoding_on_or_changing_it_reruns_no_greedy_job(finished_demo):
-    """generation.sampled adds a sampled run per model and pair and the sampled table; greedy
-    jobs never see the section (nor compare.rope.emt), so neither switching it on nor
-    changing its settings plans one of them."""
+    """generation.sampled adds a sampled run per model and pair and the sampled tables; greedy
+    jobs never see the section (nor compare.rope.emt), so neither changing its settings nor
+    switching it on in a finished greedy demo plans one of them."""
     root = finished_demo
-    for name, sampled, rope_emt in (("on", {"k": 2}, None), ("changed", {"k": 3, "top_p": 0.8,
-                                    "seed": 5}, 0.05)):  # fmt: skip
-        config = demo_config(root)
-        config.setdefault("generation", {})["sampled"] = sampled
-        if rope_emt is not None:
-            config.setdefault("compare", {}).setdefault("rope", {})["emt"] = rope_emt
-        study = load_study(copy.deepcopy(config))
-        jobs = dry_run(root, write_config(root, config, f"demo-sampled-{name}.yaml"))
-        scheduled = sorted(f"{job.rule}: {', '.join(job.outputs)}" for job in jobs.values())
-        greedy = [
-            line
-            for job, line in zip(jobs.values(), scheduled, strict=True)
-            if job.rule != "all"
-            and not all("--sampled" in out or "sampled_rates" in out for out in job.outputs)
-        ]
-        assert not greedy, f"sampled decoding {name}: greedy jobs planned: {greedy}"
-        planned = {job.rule: 0 for job in jobs.values()}
-        for job in jobs.values():
-            planned[job.rule] += 1
-        assert planned == {
-            "generate": len(study.sampled), "score": len(study.sampled),
-            "compare": len(study.sampled_comparisons), "write_sampled_table": 1, "all": 1,
-        }, scheduled  # fmt: skip
+    demo = demo_config(root)
+    assert demo["generation"].get("sampled"), "the demo samples (generation.sampled)"
+    study = load_study(copy.deepcopy(demo))
+    sampled_jobs = {
+        "generate": len(study.sampled), "score": len(study.sampled),
+        "compare": len(study.sampled_comparisons), "write_sampled_table": 1, "all": 1,
+    }  # fmt: skip
+
+    # changed settings (k, top_p, seed and the EMT ROPE) on the finished demo
+    config = copy.deepcopy(demo)
+    config["generation"]["sampled"].update({"k": 3, "top_p": 0.8, "seed": 5})
+    config["compare"]["rope"]["emt"] = 0.05
+    jobs = dry_run(root, write_config(root, config, "demo-sampled-changed.yaml"))
+    assert not greedy_jobs(jobs), f"sampled settings changed: greedy jobs planned: {jobs}"
+    assert planned_rules(jobs) == sampled_jobs, jobs
+
+    # the finished demo without its sampled runs, pairs and tables: a finished greedy demo
+    greedy = copy.deepcopy(demo)
+    del greedy["generation"]["sampled"]
+    del greedy["compare"]["rope"]["emt"]
+    removed = [
+        path
+        for path in (root / DEMO_RESULTS).rglob("*")
+        if path.is_file()
+        and path.relative_to(root / DEMO_RESULTS).parts[0] not in ("logs", "benchmarks")
+        and sampled_output(path.relative_to(root).as_posix())
+    ]
+    assert len(removed) == 2 * len(study.sampled) + 4 * len(study.sampled_comparisons) + 8
+    for path in removed:
+        path.unlink()
+    assert not dry_run(root, write_config(root, greedy, "demo-greedy.yaml")), "greedy not done"
+
+    # switched on: exactly the sampled jobs
+    jobs = dry_run(root, "config/demo.yaml")
+    scheduled = sorted(f"{job.rule}: {', '.join(job.outputs)}" for job in jobs.values())
+    print("dry run after switching sampled decoding on:\n  " + "\n  ".join(scheduled))
+    assert not greedy_jobs(jobs), f"sampled decoding switched on: greedy jobs planned: {jobs}"
+    assert planned_rules(jobs) == sampled_jobs, scheduled

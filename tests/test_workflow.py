@@ -26,6 +26,8 @@ PAPER_JOBS = {
     "score": 28,
     "compare": 22,
 }
+# The demo's generation.sampled adds a sampled run of its 5 models (the trajectory's 3 points
+# get none) and of its 4 pairs (the points' 3 comparisons: none), and the sampled tables' job.
 DEMO_JOBS = {
     "build_prompt_set": 1,
     "build_demo_classifier": 1,
@@ -34,10 +36,11 @@ DEMO_JOBS = {
     "build_demo_lms": 1,
     "tune": 1,
     "tune_point": 3,  # the trajectory: steps 5, 10 and 20 of the Dolly run
-    "generate": 8,
-    "score": 8,
-    "compare": 7,
+    "generate": 8 + 5,
+    "score": 8 + 5,
+    "compare": 7 + 4,
     "write_trajectory": 1,
+    "write_sampled_table": 1,
 }
 
 

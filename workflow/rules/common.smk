@@ -132,12 +132,13 @@ def comparison_targets():
 # format, and the paper's published numbers (resources/paper/).
 RESULTS_LAYOUT = results_layout(STUDY)
 SAMPLED_TABLE = "sampled_rates"  # finetox.results.sampled_table.NAME
+SAMPLED_VERDICTS = "sampled_verdicts"  # finetox.results.sampled_verdicts.NAME
 TRAJECTORY_LAYOUT = trajectory_layout(STUDY)
 REPRODUCTION = RESULTS_LAYOUT["reproduction"]
 
 
 def sampled_targets():
-    """The sampled runs' generations, scores and comparisons, and their table."""
+    """The sampled runs' generations, scores and comparisons, and their tables."""
     if not SAMPLED:
         return []
     return [
@@ -149,6 +150,7 @@ def sampled_targets():
             for path in paths.comparison_files(pair, ROOT).values()
         ),
         *paths.table_files(SAMPLED_TABLE, ROOT),
+        *(paths.table_files(SAMPLED_VERDICTS, ROOT) if SAMPLED_PAIRS else []),
     ]
 
 

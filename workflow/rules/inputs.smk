@@ -131,16 +131,35 @@ def sampled_scores(wildcards):
     return [paths.scores(model, ROOT) for model in SAMPLED]
 
 
+def sampled_comparison_files(wildcards):
+    return [paths.comparison_json(pair, ROOT) for pair in SAMPLED_PAIRS]
+
+
+def _sampled_pair_record(pair):
+    family = config["families"].get(pair.family) or {}
+    return {
+        **pair.record(),
+        "family_label": family.get("label", pair.family),
+        "label_a": STUDY.model(pair.a).label,
+        "label_b": STUDY.model(pair.b).label,
+    }
+
+
 def sampled_table_settings(wildcards):
-    """What the sampled table shows: the sampled runs (name, label), the sampling settings,
-    the HDI mass and the bootstrap's seed (the compare section's)."""
+    """What the sampled tables show: the sampled runs (name, label) and pairs (with their
+    models' labels), the sampling settings, the HDI mass and the bootstrap's seed (the compare
+    section's), and the ROPEs the pairs' verdicts used."""
+    section = config["compare"]
     return {
         "models": [
             {"name": name, "label": STUDY.model(name).label} for name in SAMPLED
         ],
+        "pairs": [_sampled_pair_record(pair) for pair in STUDY.sampled_comparisons],
         "sampling": STUDY.sampling,
-        "hdi_prob": config["compare"]["hdi_prob"],
-        "seed": config["compare"]["seed"],
+        "hdi_prob": section["hdi_prob"],
+        "seed": section["seed"],
+        "rope_pp": section["rope"]["rate_pp"],
+        "rope_emt": section["rope"]["emt"],
     }
 
 

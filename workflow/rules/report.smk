@@ -129,10 +129,19 @@ def reproduction_outputs():
 
 
 def sampled_table_outputs():
-    """The sampled table's files, its HTML in the report."""
-    return _table_files(
+    """The sampled tables' files (the verdicts' where there are sampled pairs), their HTML in
+    the report."""
+    outputs = _table_files(
         SAMPLED_TABLE,
         f"{SAMPLED_TABLE}.rst",
         "Sampled decoding",
         "EMT and Toxicity Probability",
     )
+    if SAMPLED_PAIRS:
+        outputs += _table_files(
+            SAMPLED_VERDICTS,
+            f"{SAMPLED_VERDICTS}.rst",
+            "Sampled decoding",
+            "verdicts",
+        )
+    return outputs

@@ -103,7 +103,8 @@ rule reproduce:
         "../../scripts/reproduce.py"
 
 
-# EMT and Toxicity Probability of the sampled runs (generation.sampled), per model and subset.
+# EMT and Toxicity Probability of the sampled runs (generation.sampled), per model and subset,
+# and the verdicts of the sampled pairs on both (from their comparison JSON).
 if SAMPLED:
 
     localrules:
@@ -112,6 +113,7 @@ if SAMPLED:
     rule write_sampled_table:
         input:
             scores=sampled_scores,
+            comparisons=sampled_comparison_files,
         output:
             sampled_table_outputs(),
         log:

@@ -19,8 +19,8 @@ A job is
   or failed where the last Snakemake run's own log reports the job's error and its log has no
   summary (a job killed for its memory or time, or one that died before its log began).
 
-Items: prompts for generate, texts for score (prompts x classifiers), optimizer steps for tune,
-subsets for compare; the other rules have none.
+Items: prompts for generate (continuations for a sampled run, k per prompt), texts for score
+(prompts x classifiers), optimizer steps for tune, subsets for compare; the other rules have none.
 """
 
 from finetox.progress.jobs import STALE_AFTER, Job, Progress, duration, job_row, workflow_progress

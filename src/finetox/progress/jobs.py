@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from finetox import paths
+from finetox.config.models import SAMPLED_SUFFIX
 from finetox.progress.logs import Attempt, Bar, read_attempt
 from finetox.results.trajectory_layout import trajectory_layout
 
@@ -22,6 +23,8 @@ ITEMS = {
     "tune_point": ("it", "step"),
     "compare": ("subset", "subset"),
 }
+# a sampled run's generate bar counts continuations, k per prompt (docs/sampled.md)
+SAMPLED_ITEMS = {"generate": ("continuation", "continuation")}
 # the order a study runs its rules in
 RULES = (
     "build_prompt_set", "build_demo_classifier", "build_demo_multilabel", "build_demo_guard",
@@ -75,12 +78,17 @@ class Row:
 # A job's row
 
 
+def _items(job: Job) -> tuple[str, str]:
+    """(the unit of the job's work bar, the word shown)."""
+    sampled = (job.wildcard or "").endswith(SAMPLED_SUFFIX)
+    return SAMPLED_ITEMS[job.rule] if sampled and job.rule in SAMPLED_ITEMS else ITEMS[job.rule]
+
+
 def _work(
-    rule: str, bars: Sequence[Bar], parts: int
+    rule: str, unit: str, bars: Sequence[Bar], parts: int
 ) -> tuple[int, int, float | None, float | None]:
-    """(done, total, rate, seconds left) of a job's work bars; `parts`: how many bars of equal
-    size the job runs one after another (score: one per classifier)."""
-    unit = ITEMS[rule][0]
+    """(done, total, rate, seconds left) of a job's work bars of `unit`; `parts`: how many bars
+    of equal size the job runs one after another (score: one per classifier)."""
     latest: dict[str, Bar] = {}  # the last refresh of each bar, by name
     for bar in bars:
         if bar.unit == unit and (not rule.startswith("tune") or not bar.desc):
@@ -124,8 +132,8 @@ def job_row(
         state = "running" if snakemake_running or silent < STALE_AFTER else "stopped"
     row = Row(job, state, note=attempt.error)
     if job.rule in ITEMS and attempt.bars:
-        row.done, row.total, row.rate, row.left = _work(job.rule, attempt.bars, parts)
-        row.unit = ITEMS[job.rule][1]
+        unit, row.unit = _items(job)
+        row.done, row.total, row.rate, row.left = _work(job.rule, unit, attempt.bars, parts)
         if not row.total:
             row.done = row.total = None
     if attempt.outcome:

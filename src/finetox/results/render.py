@@ -63,6 +63,12 @@ def _interval(change: float, low: float, high: float, digits: int) -> str:
     return f"{change:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
+def interval_text(change: float, low: float, high: float, digits: int) -> str:
+    """A change with its HDI, `digits` decimals ('+2.5 [+0.4, +4.6]'), as the verdicts tables
+    show it; 'not fitted' for a missing change."""
+    return _interval(change, low, high, digits)
+
+
 def _words(verdict: str, rope: float, unit: str, reliable: bool = True) -> str:
     words = in_words(verdict, rope, unit)
     return words if reliable or verdict == NOT_FITTED else f"{words} (unreliable fit)"

@@ -79,12 +79,19 @@ def sampled_rates(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def caption(sampling: Mapping[str, Any]) -> str:
+def decoding_text(sampling: Mapping[str, Any]) -> str:
+    """k and the decoding, as every sampled table's caption states them."""
     top_k = sampling["top_k"] or "off"
     return (
-        f"Sampled decoding: Expected Maximum Toxicity and Toxicity Probability (k = "
-        f"{sampling['k']} samples per prompt, temperature {sampling['temperature']:g}, top_p "
-        f"{sampling['top_p']:g}, top_k {top_k}, at most {sampling['max_new_tokens']} new tokens)"
+        f"k = {sampling['k']} samples per prompt, temperature {sampling['temperature']:g}, top_p "
+        f"{sampling['top_p']:g}, top_k {top_k}, at most {sampling['max_new_tokens']} new tokens"
+    )
+
+
+def caption(sampling: Mapping[str, Any]) -> str:
+    return (
+        "Sampled decoding: Expected Maximum Toxicity and Toxicity Probability "
+        f"({decoding_text(sampling)})"
     )
 
 
