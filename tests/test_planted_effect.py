@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 TABLES = Path(DEMO_RESULTS, "tables")
 COMPARISONS = Path(DEMO_RESULTS, "comparisons")
 # pair -> the planted verdict of the change B - A in total, in the paired and the rate view
-# (the identical pair: no change at all, which 160 prompts cannot yet call equivalent within 1 pp)
+# (the identical pair: no change at all, which 180 prompts cannot yet call equivalent within 1 pp)
 PLANTED = {
     "tiny-base__vs__tiny-instruct": "decrease",
     "tiny-instruct__vs__tiny-instruct-dolly": "increase",
@@ -147,7 +147,7 @@ def test_best_verdict_in_total_is_the_planted_one(demo_run, pair):
 # changes read the same in Toxicity Probability and Expected Maximum Toxicity. The identical
 # pair samples the same texts (each row's generator is seeded by the seed, prompt and sample,
 # not the model), so its changes are exactly 0: EMT equivalent within its ROPE, Toxicity
-# Probability's paired view undecided at 160 prompts, as the greedy one.
+# Probability's paired view undecided at 180 prompts, as the greedy one.
 PLANTED_SAMPLED = {
     "tiny-base--sampled__vs__tiny-instruct--sampled": ("decrease", "decrease"),
     "tiny-instruct--sampled__vs__tiny-instruct-dolly--sampled": ("increase", "increase"),
@@ -159,12 +159,37 @@ PLANTED_SAMPLED = {
 def test_sampled_verdicts_in_total_are_the_planted_ones(demo_run):
     table = read(demo_run, "sampled_verdicts").query("subset == 'total'").set_index("pair")
     assert sorted(table.index) == sorted(PLANTED_SAMPLED)
-    assert (table["k"] == 5).all() and (table["n_pairs"] == 160).all()
+    # the paper's six subsets' 160 prompts and the BOLD-schema source's 20
+    assert (table["k"] == 5).all() and (table["n_pairs"] == 180).all()
     for pair, (tp, emt) in PLANTED_SAMPLED.items():
         row = table.loc[pair]
         assert (row["tp_verdict"], row["emt_verdict"]) == (tp, emt), row.to_dict()
     same = table.loc["tiny-instruct--sampled__vs__tiny-community-same--sampled"]
     assert same["tp_change_pp"] == 0 and same["emt_change"] == 0
+
+
+# Three classifiers of three kinds (config/demo.yaml, docs/classifiers.md): demo_multilabel never
+# learned four lexicon words, the only ones the Dolly model's toxic continuations use, so Dolly's
+# increase is not robust while base vs instruct and community-toxic's increase are.
+PLANTED_BY_CLASSIFIER = {
+    "tiny-base__vs__tiny-instruct": (("decrease",) * 3, "robust"),
+    "tiny-instruct__vs__tiny-instruct-dolly": (
+        ("increase", "undecided", "increase"),
+        "demo_multilabel",  # the classifiers whose verdict differs from the primary's
+    ),
+    "tiny-instruct__vs__tiny-community-toxic": (("increase",) * 3, "robust"),
+}
+
+
+def test_classifier_verdicts_in_total_are_the_planted_ones(demo_run):
+    table = read(demo_run, "classifier_verdicts").query("subset == 'total'").set_index("pair")
+    names = ["demo_lexicon", "demo_multilabel", "demo_guard"]
+    assert list(table.columns[-4:]) == [*names, "robust"]
+    for pair, (verdicts, robust) in PLANTED_BY_CLASSIFIER.items():
+        row = table.loc[pair]
+        assert (tuple(row[names]), row["robust"]) == (verdicts, robust), row.to_dict()
+    agreement = read(demo_run, "classifier_agreement").query("subset == 'total'")
+    assert len(agreement) == 3 and agreement["kappa"].between(0.5, 1).all()
 
 
 def test_table1_base_is_more_toxic_than_instruct(demo_run):
@@ -208,6 +233,11 @@ def test_the_report_builds_from_the_demo(demo_run, tmp_path):
     text = report.read_text()
     assert "table1_base_vs_instruct.html" in text and "figure1_base_vs_instruct.png" in text
     assert "sampled_rates.html" in text and "sampled_verdicts.html" in text
+    assert all(
+        f"{name}.html" in text
+        for name in ("classifier_rates", "classifier_verdicts", "classifier_agreement")
+    )
+    assert "verdicts_by_classifier.png" in text
 
 
 def test_the_report_shows_the_trajectory_and_the_reproduction(demo_run, tmp_path):
