@@ -170,10 +170,13 @@ def tiny_roberta(vocab_size: int):
     return RobertaForSequenceClassification(config)
 
 
-def _train(model, tokenizer, texts: list[str], labels: list[int], seed: int) -> None:
-    """One epoch of AdamW in shuffled batches of 32. A plain loop: importing the Trainer alone
-    takes longer than this training on a small shared machine."""
-    order = np.random.default_rng([seed, 4]).permutation(len(texts))
+def train_one_epoch(
+    model, tokenizer, texts: list[str], targets: list, order_seed: list[int]
+) -> None:
+    """One epoch of AdamW in batches of 32, shuffled by `order_seed`; the model's own loss for its
+    problem type (class ids: cross-entropy; per-label 0/1 floats: binary cross-entropy). A plain
+    loop: importing the Trainer alone takes longer than this training on a small shared machine."""
+    order = np.random.default_rng(order_seed).permutation(len(texts))
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
     model.train()
     for start in range(0, len(order), 32):
@@ -185,7 +188,7 @@ def _train(model, tokenizer, texts: list[str], labels: list[int], seed: int) -> 
             padding=True,
             return_tensors="pt",
         )
-        loss = model(**inputs, labels=torch.tensor([labels[i] for i in batch])).loss
+        loss = model(**inputs, labels=torch.tensor([targets[i] for i in batch])).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
@@ -247,7 +250,7 @@ def build_demo_classifier(
     torch.set_num_threads(threads)
 
     def write(building: Path) -> dict[str, Any]:
-        _train(model, tokenizer, texts, labels, seed)
+        train_one_epoch(model, tokenizer, texts, labels, [seed, 4])
         model.save_pretrained(building)
         tokenizer.save_pretrained(building)
         return {

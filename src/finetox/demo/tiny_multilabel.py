@@ -32,6 +32,7 @@ from finetox.demo.tiny_classifier import (
     built_atomically,
     roberta_config,
     synthetic_text,
+    train_one_epoch,
     train_tokenizer,
 )
 from finetox.io import UserError
@@ -88,28 +89,6 @@ def tiny_multilabel(vocab_size: int):
     return RobertaForSequenceClassification(config)
 
 
-def _train(model, tokenizer, texts: list[str], targets: list[list[float]], seed: int) -> None:
-    """One epoch of AdamW in shuffled batches of 32; the model's own loss for its problem type
-    (binary cross-entropy per label)."""
-    order = np.random.default_rng([seed, 8]).permutation(len(texts))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
-    model.train()
-    for start in range(0, len(order), 32):
-        batch = order[start : start + 32]
-        inputs = tokenizer(
-            [texts[i] for i in batch],
-            truncation=True,
-            max_length=MAX_LENGTH,
-            padding=True,
-            return_tensors="pt",
-        )
-        labels = torch.tensor([targets[i] for i in batch])
-        model(**inputs, labels=labels).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    model.eval()
-
-
 def heldout_accuracy(folder: str | os.PathLike, seed: int, n: int = 1000) -> dict[str, float]:
     """Per label, accuracy (score > 0.5) on fresh text, scored by the score stage's own code."""
     from finetox.scoring import ClassifierSpec, load_classifier
@@ -149,7 +128,7 @@ def build_demo_multilabel(
     torch.set_num_threads(threads)
 
     def write(building: Path) -> dict[str, Any]:
-        _train(model, tokenizer, texts, targets, seed)
+        train_one_epoch(model, tokenizer, texts, targets, [seed, 8])
         model.save_pretrained(building)
         tokenizer.save_pretrained(building)
         accuracy = heldout_accuracy(building, seed)
