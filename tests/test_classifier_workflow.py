@@ -1,7 +1,7 @@
-"""The workflow with two classifiers (issue 24 item 2): the demo's classifier listed a second time
-under another name and a stricter threshold plans the same per-model and per-pair jobs (every
-comparison covers both classifiers in one job) and adds the sensitivity tables and figure to the
-results jobs' outputs."""
+"""The workflow with several classifiers (issue 24 item 2): the demo's three classifiers plan the
+same per-model and per-pair jobs as one would (every comparison covers every classifier in one job)
+and add the sensitivity tables and figure to the results jobs' outputs; the demo with its primary
+classifier alone plans none of them."""
 
 from __future__ import annotations
 
@@ -19,17 +19,16 @@ SENSITIVITY = [
 ]  # fmt: skip
 
 
-def two_classifier_config(path):
+def one_classifier_config(path):
+    """The demo with its primary classifier alone."""
     config = yaml.safe_load((REPO / "config/demo.yaml").read_text())
-    strict = {**config["scoring"]["classifiers"][0], "name": "demo_strict", "threshold": 0.9}
-    config["scoring"]["classifiers"].append(strict)
+    config["scoring"]["classifiers"] = config["scoring"]["classifiers"][:1]
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 
-def test_two_classifiers_plan_the_sensitivity_outputs(tmp_path):
-    config = str(two_classifier_config(tmp_path / "two.yaml"))
-    result = snakemake("-n", "--forceall", "--configfile", config)
+def test_the_demos_three_classifiers_plan_the_sensitivity_outputs():
+    result = snakemake("-n", "--forceall", "--configfile", "config/demo.yaml")
     counts = job_counts(result.stdout)
     for rule, expected in DEMO_JOBS.items():
         assert counts.get(rule) == expected, (rule, counts)
@@ -39,12 +38,16 @@ def test_two_classifiers_plan_the_sensitivity_outputs(tmp_path):
     assert "appendix_b_classifiers" not in result.stdout  # classifier_rates supersedes it
 
 
-def test_one_classifier_plans_no_sensitivity_outputs():
-    result = snakemake("-n", "--forceall", "--configfile", "config/demo.yaml")
+def test_one_classifier_plans_no_sensitivity_outputs(tmp_path):
+    config = str(one_classifier_config(tmp_path / "one.yaml"))
+    result = snakemake("-n", "--forceall", "--configfile", config)
+    counts = job_counts(result.stdout)
+    assert "build_demo_multilabel" not in counts and "build_demo_guard" not in counts
+    assert counts["write_tables"] == counts["plot_figures"] == 1
     assert not any(path in result.stdout for path in SENSITIVITY)
 
 
-def test_lint_is_clean_with_two_classifiers(tmp_path):
-    config = str(two_classifier_config(tmp_path / "two.yaml"))
+def test_lint_is_clean_with_one_classifier(tmp_path):
+    config = str(one_classifier_config(tmp_path / "one.yaml"))
     result = snakemake("--lint", "--configfile", config)
     assert "Lints for" not in result.stdout + result.stderr, result.stdout + result.stderr

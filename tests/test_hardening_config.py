@@ -17,7 +17,7 @@ from finetox.cli import main
 from finetox.config import ConfigError, load_schema, load_study, load_study_file, load_yaml
 from finetox.config.schema import object_properties, resolve
 from tests.conftest import REPO
-from tests.test_results import fabricate
+from tests.test_results import fabricate, write_fabricated_study
 from tests.test_workflow import BIN, PAPER_JOBS, job_counts, snakemake
 from tests.workflow_runs import DEMO_RESULTS, checkout_files, jobs_of
 from tests.workflow_runs import snakemake as snakemake_in
@@ -229,7 +229,8 @@ UNBOUNDED_ABOVE = {
     "gradient_accumulation_steps", "epochs", "save_steps", "draws", "warmup", "mu_sd",
     "sigma_beta", "nu_minus_one_mean", "r_hat_max", "ess_min",
 }  # fmt: skip
-UNBOUNDED = {"mu_mean"}
+# a prompt source's filter bounds compare with any numeric field of its records
+UNBOUNDED = {"mu_mean", "min", "max"}
 
 
 def _numeric_keys(schema: dict, root: dict, prefix: str = "", seen=None):
@@ -456,8 +457,7 @@ def test_results_and_build_prompts_use_the_configs_results_dir(tmp_path, monkeyp
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "resources").symlink_to(REPO / "resources")
-    config = tmp_path / "demo.yaml"
-    config.write_text((REPO / "config" / "demo.yaml").read_text())
+    config = write_fabricated_study(tmp_path / "demo.yaml")
     assert main(["build-prompts", "--config", str(config)]) == 0
     assert (tmp_path / DEMO_RESULTS / "prompts" / "prompt_set.parquet").is_file()
     layout = results_layout(load_study_file(config))

@@ -31,7 +31,13 @@ from finetox.results.reproduction import (
 )
 from finetox.subsets import SUBSETS, TOTAL
 from tests.conftest import REPO, SHARED_DATA
-from tests.test_results import demo_config, fabricate, markdown_rows, view
+from tests.test_results import (
+    demo_config,
+    fabricate,
+    markdown_rows,
+    view,
+    write_fabricated_study,
+)
 
 PAPER = REPO / "resources" / "paper"
 PAPER_TABLES, PAPER_VERDICTS = PAPER / "paper_tables.csv", PAPER / "paper_verdicts.csv"
@@ -609,8 +615,7 @@ def test_the_results_command_writes_the_reproduction_tables(tmp_path, monkeypatc
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "resources").symlink_to(REPO / "resources")
-    config = tmp_path / "demo.yaml"
-    config.write_text((REPO / "config" / "demo.yaml").read_text())
+    config = write_fabricated_study(tmp_path / "demo.yaml")
     layout = results_layout(load_study(yaml.safe_load(config.read_text()), workdir=REPO))
     fabricate(tmp_path / "results" / "demo", layout)
     assert main(["results", "--config", str(config), "--no-figures"]) == 0

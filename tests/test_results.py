@@ -41,23 +41,34 @@ TOXIC = {
 }  # fmt: skip
 
 
-def demo_config() -> dict:
-    """The demo's study with a second classifier, without its trajectory (tables 1-3 here; the
-    trajectory's own outputs: tests/test_trajectory_results.py) and without its own prompt
-    sources, as the fabricated files hold the paper's six subsets (the sources' columns:
-    tests/test_results_sources.py)."""
+def fabricated_study(*, trajectory: bool = False) -> dict:
+    """The demo's study as the fabricated files hold it: its primary classifier and a second one
+    (the demo's other classifiers left out), the paper's six subsets alone (the sources' columns:
+    tests/test_results_sources.py), and its trajectory only when asked (its own outputs:
+    tests/test_trajectory_results.py)."""
     config = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
-    config["tune"].pop("trajectory")
+    if not trajectory:
+        config["tune"].pop("trajectory")
     config["prompts"].pop("sources", None)
-    config["scoring"]["classifiers"].append(
+    config["scoring"]["classifiers"][1:] = [
         {
             "name": "second",
             "path": "results/demo/models/classifier",
             "label": "hate",
             "threshold": 0.7,
         }
-    )
+    ]
     return config
+
+
+def write_fabricated_study(path: Path, *, trajectory: bool = False) -> Path:
+    """fabricated_study() as a config file at `path`."""
+    path.write_text(yaml.safe_dump(fabricated_study(trajectory=trajectory), sort_keys=False))
+    return path
+
+
+def demo_config() -> dict:
+    return fabricated_study()
 
 
 @pytest.fixture(scope="module")

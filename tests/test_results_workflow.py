@@ -17,7 +17,7 @@ from finetox.results import (
     results_layout,
     table_files,
 )
-from tests.test_results import fabricate
+from tests.test_results import fabricate, write_fabricated_study
 from tests.workflow_runs import DEMO_RESULTS, copy_checkout, failure, snakemake
 
 
@@ -31,6 +31,7 @@ def workdir(tmp_path_factory):
     """A copy of the workflow with fabricated scores and comparisons of the demo study, after
     the two results rules and the report ran."""
     root = copy_checkout(tmp_path_factory.mktemp("workflow") / "finetox")
+    write_fabricated_study(root / "config/demo.yaml", trajectory=True)
     layout = results_layout(load_study(load_yaml(root / "config/demo.yaml"), workdir=root))
     fabricate(root / DEMO_RESULTS, layout)
     targets = [
