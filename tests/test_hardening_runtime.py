@@ -603,7 +603,9 @@ def test_demo_models_get_the_umask_mode(tmp_path, umask_022, monkeypatch):
 
     lm = build_tiny_lm(tmp_path / "models" / "tiny", seed=0)
     assert_public(lm)
-    monkeypatch.setattr(tiny_classifier, "train_one_epoch", lambda *args: None)  # the saving is tested
+    monkeypatch.setattr(
+        tiny_classifier, "train_one_epoch", lambda *args: None
+    )  # the saving is tested
     monkeypatch.setattr(tiny_classifier, "heldout_accuracy", lambda *args: 1.0)
     classifier = tmp_path / "models" / "classifier"
     tiny_classifier.build_demo_classifier(classifier, n_train=40)
