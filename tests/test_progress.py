@@ -305,7 +305,8 @@ def test_progress_of_a_finished_demo_run(demo_run, capsys):
     cells = {tuple(line.split()[:2]): line.split()[2:] for line in lines[2:-1]}
     assert cells[("generate", "tiny-base")][:3] == ["done", "180/180", "prompts"]
     assert cells[("generate", "tiny-base--sampled")][:3] == ["done", "900/900", "continuations"]
-    assert cells[("score", "tiny-base")][:3] == ["done", "180/180", "texts"]
+    # each of the demo's three classifiers scores the 180 texts
+    assert cells[("score", "tiny-base")][:3] == ["done", "540/540", "texts"]
     assert cells[("tune", "tiny-instruct-dolly")][:3] == ["done", "30/30", "steps"]
     assert cells[("compare", "tiny-base__vs__tiny-instruct")][:3] == ["done", "9/9", "subsets"]
     assert cells[("write_tables", "-")][:2] == ["done", "-"]

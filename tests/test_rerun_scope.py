@@ -95,7 +95,8 @@ def test_adding_a_community_model_reruns_only_its_jobs_and_the_aggregates(finish
         if not all(new_model in output or new_pair in output for output in job.outputs)
     ]
     assert not foreign, f"jobs of other models scheduled: {foreign}\n{scheduled}"
-    assert len(per_model) == len({job.rule for job in per_model}), scheduled  # one job per stage
+    # one job per stage and decoding: the greedy run and the sampled one (generation.sampled)
+    assert len(per_model) == 2 * len({job.rule for job in per_model}), scheduled
     assert {job.rule for job in jobs.values()} & (AGGREGATE_RULES - {"all"}), "no aggregate reruns"
 
     before = snapshot(root / DEMO_RESULTS)
@@ -159,8 +160,10 @@ def test_per_model_jobs_get_only_their_own_models_settings(finished_demo):
     assert not foreign, f"other models' jobs would rerun: {foreign}"
     # `--list-changes params` of Snakemake 9.27 lists unchanged jobs too; the reasons are exact
     params_changed = [job for job in jobs.values() if job.reason.startswith("Params have changed")]
-    assert [job.outputs for job in params_changed] == [
-        [f"{DEMO_RESULTS}/generations/{model}.parquet"]
+    # the model's own setting reaches both its runs, greedy and sampled, and no other model's
+    assert sorted(job.outputs[0] for job in params_changed) == [
+        f"{DEMO_RESULTS}/generations/{model}--sampled.parquet",
+        f"{DEMO_RESULTS}/generations/{model}.parquet",
     ]
 
 
