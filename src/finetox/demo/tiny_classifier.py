@@ -10,13 +10,14 @@ empty text. The build checks its accuracy on held-out text and records it beside
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,18 @@ def tiny_roberta(vocab_size: int):
     return RobertaForSequenceClassification(config)
 
 
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """torch's thread count set to `threads` for the block, and restored after it (a test
+    process would otherwise keep running on the demo's one thread)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train_one_epoch(
     model, tokenizer, texts: list[str], targets: list, order_seed: list[int]
 ) -> None:
@@ -246,8 +259,6 @@ def build_demo_classifier(
     texts, labels = labelled_texts(np.random.default_rng([seed, 2]), n_train)
     torch.manual_seed(seed)
     model = tiny_roberta(len(tokenizer))
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(threads)
 
     def write(building: Path) -> dict[str, Any]:
         train_one_epoch(model, tokenizer, texts, labels, [seed, 4])
@@ -264,10 +275,8 @@ def build_demo_classifier(
             "build_seconds": round(time.perf_counter() - started, 1),
         }
 
-    try:
+    with torch_threads(threads):
         record = built_atomically(out, write, MIN_ACCURACY, "demo classifier")
-    finally:
-        torch.set_num_threads(threads_before)
     log.info(
         "demo classifier: held-out accuracy %.3f, %d training texts (%.0f%% hate), built in %.1f s",
         record["heldout_accuracy"],

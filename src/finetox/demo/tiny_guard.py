@@ -32,6 +32,7 @@ from finetox.demo.tiny_classifier import (
     built_atomically,
     is_toxic,
     synthetic_text,
+    torch_threads,
 )
 from finetox.io import UserError
 
@@ -215,9 +216,7 @@ def build_demo_guard(
     if out.exists():
         raise UserError(f"{out}: already exists; remove it to rebuild the demo guard judge")
     started = time.perf_counter()
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         tokenizer = train_tokenizer(np.random.default_rng([seed, 11]))
         data = exchanges(np.random.default_rng([seed, 12]), n_train)
         model = tiny_judge(tokenizer, seed)
@@ -245,8 +244,6 @@ def build_demo_guard(
             }
 
         record = built_atomically(out, write, MIN_ACCURACY, "demo guard judge")
-    finally:
-        torch.set_num_threads(threads_before)
     log.info(
         "demo guard judge: held-out accuracy %.3f, %d training exchanges, built in %.1f s",
         record["heldout_accuracy"],

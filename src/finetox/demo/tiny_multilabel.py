@@ -32,6 +32,7 @@ from finetox.demo.tiny_classifier import (
     built_atomically,
     roberta_config,
     synthetic_text,
+    torch_threads,
     train_one_epoch,
     train_tokenizer,
 )
@@ -124,8 +125,6 @@ def build_demo_multilabel(
     targets = [label_vector(text) for text in texts]
     torch.manual_seed(seed)
     model = tiny_multilabel(len(tokenizer))
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(threads)
 
     def write(building: Path) -> dict[str, Any]:
         train_one_epoch(model, tokenizer, texts, targets, [seed, 8])
@@ -149,10 +148,8 @@ def build_demo_multilabel(
             "build_seconds": round(time.perf_counter() - started, 1),
         }
 
-    try:
+    with torch_threads(threads):
         record = built_atomically(out, write, MIN_ACCURACY, "demo multi-label classifier")
-    finally:
-        torch.set_num_threads(threads_before)
     log.info(
         "demo multi-label classifier: held-out accuracy %s, %d training texts, built in %.1f s",
         {k: round(v, 3) for k, v in record["heldout_accuracy_per_label"].items()},
