@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .measure import dtype_name, free_memory, peak_gib, reset_peak, sync
-from .models import special_tokens
+from .models import random_lm, special_tokens
 from .shapes import guard_config, shape_summary
 from .suite import Suite
 from .workload import prompt_lengths, words
@@ -66,17 +66,9 @@ def guard_tokenizer(config):
 
 def build_guard(folder: Path, smoke: bool, on, dtype) -> tuple[dict[str, Any], range]:
     """The judge saved with its tokenizer; what it took, and the ids left for words."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
     config = guard_config(smoke)
     tokenizer, word_ids = guard_tokenizer(config)
-    started = time.perf_counter()
-    torch.manual_seed(0)
-    with torch.device(on):
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
-    built = time.perf_counter() - started
-    params = sum(p.numel() for p in model.parameters())
+    model, built, params = random_lm(config, on, dtype)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     del model

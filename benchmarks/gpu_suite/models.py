@@ -68,21 +68,27 @@ def id_tokenizer(config, family: str) -> Vocabulary:
     return Vocabulary(tokenizer, word_ids.start, word_ids.stop)
 
 
-def build_lm(folder: Path, name: str, smoke: bool, on, dtype) -> dict[str, Any]:
-    """A random-weight model of `name`'s shape, saved with its tokenizer; what it took, and the
-    tokenizer's vocabulary under "vocabulary"."""
+def random_lm(config, on, dtype) -> tuple[Any, float, int]:
+    """A causal LM of `config` with random weights (seed 0) built on device `on`; the seconds the
+    build took and its parameter count."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    shape = SHAPES[name]
-    config = shape.make_config(smoke)
-    vocabulary = id_tokenizer(config, shape.family)
     started = time.perf_counter()
     torch.manual_seed(0)
     with torch.device(on):
         model = AutoModelForCausalLM.from_config(config, dtype=dtype)
     built = time.perf_counter() - started
-    params = sum(p.numel() for p in model.parameters())
+    return model, built, sum(p.numel() for p in model.parameters())
+
+
+def build_lm(folder: Path, name: str, smoke: bool, on, dtype) -> dict[str, Any]:
+    """A random-weight model of `name`'s shape, saved with its tokenizer; what it took, and the
+    tokenizer's vocabulary under "vocabulary"."""
+    shape = SHAPES[name]
+    config = shape.make_config(smoke)
+    vocabulary = id_tokenizer(config, shape.family)
+    model, built, params = random_lm(config, on, dtype)
     started = time.perf_counter()
     model.save_pretrained(folder)
     vocabulary.tokenizer.save_pretrained(folder)
